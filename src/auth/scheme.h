@@ -1,0 +1,46 @@
+/*
+ * scheme.h - password schemes in Dovecot's "{SCHEME}data" notation and as
+ * bare crypt strings ("$6$...", "$2b$...", "$y$...", "$argon2id$...").
+ * One registry; one file per library wrapped (scheme_sodium.c, scheme_crypt.c).
+ */
+#ifndef POSTERN_AUTH_SCHEME_H
+#define POSTERN_AUTH_SCHEME_H
+
+#include <stddef.h>
+
+struct secret;
+
+#define PW_WEAK		0x01	/* accepted, but rehash-worthy */
+#define PW_CAN_GENERATE 0x02
+
+struct pw_scheme {
+	const char	*name;		/* "ARGON2ID" */
+	unsigned int	 flags;
+	/* verify - 1 match, 0 mismatch, -1 malformed stored value. Constant time. */
+	int (*verify)(const struct secret *plain, const char *stored);
+	/* generate - write the stored form WITHOUT the "{NAME}" prefix; 0 or -1. */
+	int (*generate)(const struct secret *plain, char *out, size_t outlen);
+};
+
+/* pw_scheme_find - scheme by name (case-insensitive), NULL if unknown. */
+const struct pw_scheme *pw_scheme_find(const char *name);
+
+/*
+ * pw_split - split a stored password "{SCHEME}data" or a crypt string into its
+ * scheme and data (data points into stored). Returns the scheme or NULL.
+ */
+const struct pw_scheme *pw_split(const char *stored, const char **data_r);
+
+/* pw_verify - 1 match, 0 mismatch, -1 unknown scheme/malformed. Constant time in the secret. */
+int pw_verify(const struct secret *plain, const char *stored);
+
+/* pw_hash - "{NAME}data" for plain under scheme name; 0 or -1. */
+int pw_hash(const char *scheme, const struct secret *plain, char *out, size_t outlen);
+
+/*
+ * pw_dummy_verify - spend the same time a verification of the default scheme
+ * costs, for unknown users (same time for unknown user and wrong password).
+ */
+void pw_dummy_verify(const struct secret *plain);
+
+#endif

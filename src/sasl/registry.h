@@ -1,0 +1,18 @@
+/*
+ * registry.h - the mechanisms Postern knows, by name.
+ */
+#ifndef POSTERN_SASL_REGISTRY_H
+#define POSTERN_SASL_REGISTRY_H
+
+#include "sasl/mech.h"
+
+/* sasl_mech_find - the mechanism called name (case-insensitive), or NULL. */
+const struct sasl_mech *sasl_mech_find(const char *name);
+
+/* sasl_mech_all - NULL-terminated array of every known mechanism. */
+const struct sasl_mech *const *sasl_mech_all(void);
+
+extern const struct sasl_mech sasl_mech_plain;
+extern const struct sasl_mech sasl_mech_login;
+
+#endif
