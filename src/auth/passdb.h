@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+struct event_base;
 struct secret;
 struct workpool;
 
@@ -22,6 +23,7 @@ enum passdb_status {
 };
 
 #define CRED_MUST_CHANGE 0x01
+#define CRED_DISABLED	 0x02	/* lookup only: the account is disabled; fail after the proof */
 
 struct cred_result {
 	enum passdb_status	 status;
@@ -86,5 +88,16 @@ void passdb_exists(struct passdb *db, const char *user, passdb_cb *cb,
 
 /* passdb_reload - re-read the backend (SIGHUP); 0 or -1 with err (old data kept). */
 int passdb_reload(struct passdb *db, char *err, size_t errlen);
+
+/*
+ * passdb_reply_later - for drivers: deliver a copy of r (user, scheme and
+ * secret copied) to cb on the loop in a later iteration, never inside the
+ * call. 0, or -1 if it could not be scheduled (cb will not run).
+ */
+int passdb_reply_later(struct passdb *db, const struct cred_result *r,
+    passdb_cb *cb, void *arg);
+
+/* The drivers; passdb_open() finds them by name. */
+extern const struct passdb_driver passdb_driver_file;	/* "passwd-file" */
 
 #endif

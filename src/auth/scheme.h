@@ -43,4 +43,15 @@ int pw_hash(const char *scheme, const struct secret *plain, char *out, size_t ou
  */
 void pw_dummy_verify(const struct secret *plain);
 
+/* The schemes, one per library wrapped; pw_scheme_find() is the public way in. */
+extern const struct pw_scheme pw_scheme_argon2id;	/* scheme_sodium.c */
+extern const struct pw_scheme pw_scheme_argon2i;
+extern const struct pw_scheme pw_scheme_sha512_crypt;	/* scheme_crypt.c */
+extern const struct pw_scheme pw_scheme_sha256_crypt;
+extern const struct pw_scheme pw_scheme_blf_crypt;
+extern const struct pw_scheme pw_scheme_yescrypt;
+extern const struct pw_scheme pw_scheme_crypt;
+
+#define PW_DEFAULT_SCHEME "ARGON2ID"
+
 #endif

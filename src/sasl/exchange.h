@@ -11,6 +11,8 @@
 #include "sasl/mech.h"
 
 #define SASL_USER_MAX 255	/* authcid / authzid octets */
+#define SASL_PASS_MAX 255	/* password octets (RFC 4616 limit, applied to LOGIN too) */
+#define SASL_STEPS_MAX 10	/* round trips per exchange */
 
 enum sasl_pending_kind {
 	SASL_PENDING_NONE,
@@ -47,6 +49,7 @@ struct sasl_exchange {
 
 	enum sasl_error		 error;
 	int			 steps;		/* round trips so far (capped) */
+	int			 finished;	/* OK/FAIL/TEMPFAIL returned: no more steps */
 };
 
 /* sasl_exchange_new - a fresh exchange for mech; NULL on allocation failure. */
@@ -84,5 +87,13 @@ enum sasl_status sasl_x_fail(struct sasl_exchange *x, enum sasl_error e);
  * name canon): apply the authzid rule and set x->user. SASL_OK or SASL_FAIL.
  */
 enum sasl_status sasl_x_finish_identity(struct sasl_exchange *x, const char *canon);
+
+/*
+ * sasl_x_verify_result - the common resume() of password mechanisms (PLAIN,
+ * LOGIN): map a passdb answer to SASL_OK / SASL_FAIL / SASL_TEMPFAIL,
+ * applying the authzid rule and CRED_MUST_CHANGE.
+ */
+enum sasl_status sasl_x_verify_result(struct sasl_exchange *x,
+    const struct cred_result *r);
 
 #endif

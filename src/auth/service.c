@@ -1,0 +1,775 @@
+/*
+ * service.c - the auth service main loop (DESIGN §2). Workers send what the
+ * client said (ipc/proto.h); this process runs the mechanism steps, asks
+ * the passdb (whose blocking work runs on the pool), pads failures with the
+ * configured delay and answers with verdicts. It never blocks its loop and
+ * never sends a stored secret back. Exchanges are found by (connection,
+ * xid); an answer for one that was cancelled meanwhile is dropped.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "auth/passdb.h"
+#include "auth/service.h"
+#include "core/addr.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/secret.h"
+#include "core/str.h"
+#include "ipc/msg.h"
+#include "ipc/proto.h"
+#include "net/workpool.h"
+#include "sasl/exchange.h"
+#include "sasl/registry.h"
+
+#define XCH_BUCKETS 1024
+#define MAX_MECHS   16
+
+struct auth_conn;
+
+struct auth_service {
+	struct event_base	*base;
+	struct config		*cfg;
+	struct workpool		*pool;
+	struct passdb		*db;
+	struct evconnlistener	*listener;
+	struct auth_conn	*conns;
+	struct buf		 frame;
+	const struct sasl_mech	*mechs[MAX_MECHS];
+	size_t			 nmechs;
+	unsigned long		 ok, failed, tempfailed;
+};
+
+struct auth_xch {
+	struct auth_conn	*ac;
+	struct auth_xch		*next;
+	uint64_t		 xid;
+	struct sasl_exchange	*x;
+	char			 session[20];
+	int			 busy;		/* passdb call outstanding */
+	int			 cancelled;
+	int			 final_ok;	/* OK sent with final data; next step confirms */
+	struct event		*delay;
+	enum proto_verdict	 delayed_verdict;
+	struct buf		 out;
+};
+
+struct auth_conn {
+	struct auth_service	*svc;
+	struct auth_conn	*next;
+	struct bufferevent	*bev;		/* NULL once the worker is gone */
+	unsigned int		 refs;
+	struct auth_xch		*xs[XCH_BUCKETS];
+};
+
+struct rcpt_req {
+	struct auth_conn	*ac;
+	uint64_t		 xid;
+	char			 session[20];
+};
+
+static struct auth_service *the_service;
+
+/* ---------- connections ---------- */
+
+static void
+ac_unref(struct auth_conn *ac)
+{
+	struct auth_conn **pp;
+
+	if (--ac->refs > 0)
+		return;
+	for (pp = &ac->svc->conns; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == ac) {
+			*pp = ac->next;
+			break;
+		}
+	}
+	free(ac);
+}
+
+static void
+send_frame(struct auth_conn *ac)
+{
+	struct auth_service *svc = ac->svc;
+
+	if (msg_finish(&svc->frame) == -1) {
+		log_err("event=ipc-error reason=frame-too-big");
+		return;
+	}
+	if (ac->bev != NULL)
+		bufferevent_write(ac->bev, svc->frame.data, svc->frame.len);
+}
+
+static void
+send_mechs(struct auth_conn *ac)
+{
+	struct auth_service *svc = ac->svc;
+	size_t i;
+
+	msg_begin(&svc->frame, PROTO_MECHS);
+	msg_put_u32(&svc->frame, (uint32_t)svc->nmechs);
+	for (i = 0; i < svc->nmechs; i++) {
+		msg_put_str(&svc->frame, svc->mechs[i]->name);
+		msg_put_u32(&svc->frame, svc->mechs[i]->flags);
+	}
+	send_frame(ac);
+}
+
+/* compute_mechs - configured ∩ implemented ∩ what the passdb can serve. */
+static void
+compute_mechs(struct auth_service *svc)
+{
+	char list[sizeof(svc->cfg->mechanisms)];
+	char *tok, *save = NULL;
+	unsigned int caps = svc->db->driver->caps;
+
+	svc->nmechs = 0;
+	str_copy(list, svc->cfg->mechanisms, sizeof(list));
+	for (tok = strtok_r(list, " \t,", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t,", &save)) {
+		const struct sasl_mech *m = sasl_mech_find(tok);
+
+		if (m == NULL) {
+			log_warn("event=mechanism-off mech=%s "
+				 "reason=not-implemented", tok);
+			continue;
+		}
+		if (m->need == SASL_NEED_CREDENTIALS &&
+		    !(caps & PASSDB_CAN_LOOKUP)) {
+			log_warn("event=mechanism-off mech=%s reason=passdb "
+				 "cannot return stored credentials", m->name);
+			continue;
+		}
+		if (m->need == SASL_NEED_VERIFY && !(caps & PASSDB_CAN_VERIFY)) {
+			log_warn("event=mechanism-off mech=%s reason=passdb "
+				 "cannot verify passwords", m->name);
+			continue;
+		}
+		if (svc->nmechs < MAX_MECHS)
+			svc->mechs[svc->nmechs++] = m;
+	}
+}
+
+/* ---------- exchanges ---------- */
+
+static size_t
+xch_bucket(uint64_t xid)
+{
+	return (size_t)((xid * 0x9E3779B97F4A7C15ULL) >> 54) % XCH_BUCKETS;
+}
+
+static struct auth_xch *
+xch_find(struct auth_conn *ac, uint64_t xid)
+{
+	struct auth_xch *e;
+
+	for (e = ac->xs[xch_bucket(xid)]; e != NULL; e = e->next)
+		if (e->xid == xid && !e->cancelled)
+			return e;
+	return NULL;
+}
+
+static void
+xch_unlink(struct auth_xch *e)
+{
+	struct auth_xch **pp = &e->ac->xs[xch_bucket(e->xid)];
+
+	for (; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == e) {
+			*pp = e->next;
+			return;
+		}
+	}
+}
+
+/* xch_free - drop e unless a passdb call still points at it. */
+static void
+xch_free(struct auth_xch *e)
+{
+	struct auth_conn *ac = e->ac;
+
+	if (e->delay != NULL) {
+		event_free(e->delay);
+		e->delay = NULL;
+	}
+	if (e->busy) {
+		e->cancelled = 1;	/* freed when the answer arrives */
+		return;
+	}
+	xch_unlink(e);
+	sasl_exchange_free(e->x);
+	buf_free(&e->out);
+	free(e);
+	ac_unref(ac);
+}
+
+static void
+send_result(struct auth_xch *e, enum proto_verdict v, const void *data,
+    size_t len, const char *user, const char *reason)
+{
+	struct auth_service *svc = e->ac->svc;
+
+	msg_begin(&svc->frame, PROTO_AUTH_RESULT);
+	msg_put_u64(&svc->frame, e->xid);
+	msg_put_u8(&svc->frame, (uint8_t)v);
+	msg_put_blob(&svc->frame, data, len);
+	msg_put_str(&svc->frame, user);
+	msg_put_str(&svc->frame, reason);
+	send_frame(e->ac);
+}
+
+static const char *
+error_reason(enum sasl_error e)
+{
+	switch (e) {
+	case SASL_ERR_CREDENTIALS:
+		return "credentials";
+	case SASL_ERR_MALFORMED:
+		return "malformed";
+	case SASL_ERR_AUTHZ:
+		return "authzid-not-allowed";
+	case SASL_ERR_DISABLED:
+		return "disabled";
+	case SASL_ERR_MUST_CHANGE:
+		return "must-change";
+	case SASL_ERR_NO_SCHEME:
+		return "no-credentials-for-mechanism";
+	case SASL_ERR_CHANBIND:
+		return "channel-binding";
+	case SASL_ERR_TEMP:
+		return "backend";
+	default:
+		return "other";
+	}
+}
+
+static enum proto_verdict
+error_verdict(enum sasl_error e)
+{
+	switch (e) {
+	case SASL_ERR_MALFORMED:
+		return PROTO_V_MALFORMED;
+	case SASL_ERR_MUST_CHANGE:
+		return PROTO_V_MUST_CHANGE;
+	case SASL_ERR_NO_SCHEME:
+		return PROTO_V_NO_SCHEME;
+	case SASL_ERR_TEMP:
+		return PROTO_V_TEMPFAIL;
+	default:
+		/* Unknown user, wrong password, disabled, authzid: one answer. */
+		return PROTO_V_FAIL;
+	}
+}
+
+static void
+audit(struct auth_xch *e, const char *result, const char *reason)
+{
+	char uq[300];
+	struct sasl_exchange *x = e->x;
+
+	log_info("session=%s event=auth result=%s mech=%s login=%s client=%s "
+		 "tls=%s reason=%s", e->session, result, x->mech->name,
+	    log_q(uq, sizeof(uq), x->user[0] ? x->user : x->authcid,
+		(size_t)-1), x->conn.client_addr,
+	    x->conn.tls ? x->conn.tls_version : "no", reason);
+}
+
+static void
+delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct auth_xch *e = arg;
+
+	(void)fd;
+	(void)what;
+	send_result(e, e->delayed_verdict, NULL, 0, "",
+	    error_reason(e->x->error));
+	xch_free(e);
+}
+
+static void passdb_answer(const struct cred_result *r, void *arg);
+
+/* handle_status - act on what a mechanism step returned. */
+static void
+handle_status(struct auth_xch *e, enum sasl_status st)
+{
+	struct auth_service *svc = e->ac->svc;
+	struct sasl_exchange *x = e->x;
+
+	switch (st) {
+	case SASL_CONTINUE:
+		send_result(e, PROTO_V_CONTINUE, e->out.data, e->out.len, "",
+		    "");
+		return;
+	case SASL_PENDING:
+		/* e holds a reference on its connection; it is not freed
+		 * while busy, so the answer always finds it. */
+		e->busy = 1;
+		if (x->pending == SASL_PENDING_VERIFY)
+			passdb_verify(svc->db, x->authcid, x->password,
+			    passdb_answer, e);
+		else
+			passdb_lookup(svc->db, x->authcid, x->pending_scheme,
+			    passdb_answer, e);
+		return;
+	case SASL_OK:
+		svc->ok++;
+		audit(e, "ok", "-");
+		send_result(e, PROTO_V_OK, e->out.data, e->out.len, x->user, "");
+		if (e->out.len > 0) {
+			e->final_ok = 1;	/* wait for the client's empty line */
+			return;
+		}
+		xch_free(e);
+		return;
+	case SASL_TEMPFAIL:
+		svc->tempfailed++;
+		audit(e, "tempfail", error_reason(x->error));
+		send_result(e, PROTO_V_TEMPFAIL, NULL, 0, "",
+		    error_reason(x->error));
+		xch_free(e);
+		return;
+	case SASL_FAIL:
+	default:
+		break;
+	}
+	svc->failed++;
+	audit(e, "fail", error_reason(x->error));
+	e->delayed_verdict = error_verdict(x->error);
+	if (e->delayed_verdict == PROTO_V_FAIL && svc->cfg->failure_delay_ms > 0) {
+		unsigned int ms = svc->cfg->failure_delay_ms;
+		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+		e->delay = evtimer_new(svc->base, delay_cb, e);
+		if (e->delay != NULL && evtimer_add(e->delay, &tv) == 0)
+			return;
+	}
+	delay_cb(-1, 0, e);
+}
+
+static void
+passdb_answer(const struct cred_result *r, void *arg)
+{
+	struct auth_xch *e = arg;
+	struct auth_conn *ac = e->ac;
+	enum sasl_status st;
+
+	e->busy = 0;
+	if (e->cancelled || ac->bev == NULL) {
+		e->cancelled = 0;
+		xch_free(e);
+		return;
+	}
+	buf_reset(&e->out);
+	st = sasl_exchange_resume(e->x, r, &e->out);
+	handle_status(e, st);
+}
+
+static void
+on_auth_start(struct auth_conn *ac, struct msg_reader *r)
+{
+	struct auth_service *svc = ac->svc;
+	struct sasl_conn_info info;
+	struct auth_xch *e;
+	const struct sasl_mech *m = NULL;
+	char mech[64];
+	const unsigned char *ir, *u, *x;
+	size_t irlen = 0, ulen = 0, xlen = 0, i;
+	uint8_t has_ir, tls;
+	uint64_t xid;
+	struct bytes in;
+	char session[20];
+
+	memset(&info, 0, sizeof(info));
+	xid = msg_get_u64(r);
+	msg_get_str(r, session, sizeof(session));
+	msg_get_str(r, mech, sizeof(mech));
+	has_ir = msg_get_u8(r);
+	ir = msg_get_blob(r, &irlen);
+	msg_get_str(r, info.client_addr, sizeof(info.client_addr));
+	tls = msg_get_u8(r);
+	msg_get_str(r, info.tls_version, sizeof(info.tls_version));
+	u = msg_get_blob(r, &ulen);
+	x = msg_get_blob(r, &xlen);
+	msg_get_str(r, info.cert_identity, sizeof(info.cert_identity));
+	info.plus_advertised = msg_get_u8(r);
+	if (msg_end(r) == -1 || ulen > sizeof(info.cb_unique) ||
+	    xlen > sizeof(info.cb_exporter)) {
+		log_err("event=ipc-error type=auth-start reason=malformed");
+		return;
+	}
+	info.tls = tls ? 1 : 0;
+	memcpy(info.cb_unique, u, ulen);
+	info.cb_unique_len = ulen;
+	memcpy(info.cb_exporter, x, xlen);
+	info.cb_exporter_len = xlen;
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return;
+	e->ac = ac;
+	ac->refs++;
+	e->xid = xid;
+	str_copy(e->session, session, sizeof(e->session));
+	buf_init(&e->out, 16384);
+	{
+		size_t b = xch_bucket(xid);
+
+		e->next = ac->xs[b];
+		ac->xs[b] = e;
+	}
+	for (i = 0; i < svc->nmechs; i++)
+		if (str_ieq(svc->mechs[i]->name, mech))
+			m = svc->mechs[i];
+	if (m == NULL) {
+		send_result(e, PROTO_V_NOMECH, NULL, 0, "", "no-such-mechanism");
+		xch_free(e);
+		return;
+	}
+	e->x = sasl_exchange_new(m, &info, svc->cfg->allow_authzid);
+	if (e->x == NULL) {
+		send_result(e, PROTO_V_TEMPFAIL, NULL, 0, "", "no-memory");
+		xch_free(e);
+		return;
+	}
+	in.data = ir;
+	in.len = irlen;
+	handle_status(e, sasl_exchange_step(e->x, has_ir ? &in : NULL, &e->out));
+}
+
+static void
+on_auth_step(struct auth_conn *ac, struct msg_reader *r)
+{
+	struct auth_xch *e;
+	const unsigned char *p;
+	size_t n = 0;
+	uint64_t xid;
+	struct bytes in;
+
+	xid = msg_get_u64(r);
+	p = msg_get_blob(r, &n);
+	if (msg_end(r) == -1) {
+		log_err("event=ipc-error type=auth-step reason=malformed");
+		return;
+	}
+	e = xch_find(ac, xid);
+	if (e == NULL || e->busy || e->delay != NULL)
+		return;	/* stale or out of turn: the worker gave up already */
+	if (e->final_ok) {
+		/* The client acknowledged the final server data. */
+		if (n == 0)
+			send_result(e, PROTO_V_OK, NULL, 0, e->x->user, "");
+		else
+			send_result(e, PROTO_V_MALFORMED, NULL, 0, "",
+			    "data-after-final");
+		xch_free(e);
+		return;
+	}
+	in.data = p;
+	in.len = n;
+	buf_reset(&e->out);
+	handle_status(e, sasl_exchange_step(e->x, &in, &e->out));
+}
+
+static void
+on_auth_cancel(struct auth_conn *ac, struct msg_reader *r)
+{
+	struct auth_xch *e;
+	uint64_t xid = msg_get_u64(r);
+
+	if (msg_end(r) == -1)
+		return;
+	e = xch_find(ac, xid);
+	if (e != NULL)
+		xch_free(e);
+}
+
+static void
+rcpt_answer(const struct cred_result *r, void *arg)
+{
+	struct rcpt_req *q = arg;
+	struct auth_conn *ac = q->ac;
+	struct auth_service *svc = ac->svc;
+	enum proto_rcpt st;
+
+	switch (r->status) {
+	case PASSDB_OK:
+	case PASSDB_DISABLED:
+		st = PROTO_RCPT_FOUND;
+		break;
+	case PASSDB_TEMPFAIL:
+		st = PROTO_RCPT_TEMPFAIL;
+		break;
+	default:
+		st = PROTO_RCPT_NOT_FOUND;
+		break;
+	}
+	if (ac->bev != NULL) {
+		msg_begin(&svc->frame, PROTO_RCPT_RESULT);
+		msg_put_u64(&svc->frame, q->xid);
+		msg_put_u8(&svc->frame, (uint8_t)st);
+		msg_put_str(&svc->frame,
+		    st == PROTO_RCPT_FOUND && r->user ? r->user : "");
+		send_frame(ac);
+	}
+	free(q);
+	ac_unref(ac);
+}
+
+static void
+on_rcpt_lookup(struct auth_conn *ac, struct msg_reader *r)
+{
+	struct rcpt_req *q;
+	char address[ADDR_PATH_MAX + 1];
+
+	q = calloc(1, sizeof(*q));
+	if (q == NULL)
+		return;
+	q->xid = msg_get_u64(r);
+	msg_get_str(r, q->session, sizeof(q->session));
+	msg_get_str(r, address, sizeof(address));
+	if (msg_end(r) == -1) {
+		log_err("event=ipc-error type=rcpt-lookup reason=malformed");
+		free(q);
+		return;
+	}
+	q->ac = ac;
+	ac->refs++;
+	passdb_exists(ac->svc->db, address, rcpt_answer, q);
+}
+
+static void
+conn_gone(struct auth_conn *ac)
+{
+	size_t i;
+	struct auth_xch *e, *next;
+
+	if (ac->bev == NULL)
+		return;
+	bufferevent_free(ac->bev);
+	ac->bev = NULL;
+	/* The connection's own reference keeps ac alive through the loop. */
+	for (i = 0; i < XCH_BUCKETS; i++) {
+		for (e = ac->xs[i]; e != NULL; e = next) {
+			next = e->next;
+			if (!e->cancelled)
+				xch_free(e);
+		}
+	}
+	ac_unref(ac);	/* the connection's own reference */
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct auth_conn *ac = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (ac->bev != NULL) {
+		unsigned char hdr[MSG_HDR_LEN], *p;
+		size_t avail = evbuffer_get_length(in);
+		long flen;
+		struct msg_reader r;
+
+		if (avail < MSG_HDR_LEN)
+			return;
+		evbuffer_copyout(in, hdr, MSG_HDR_LEN);
+		flen = msg_frame_len(hdr, MSG_HDR_LEN);
+		if (flen < 0) {
+			log_err("event=ipc-error reason=bad-frame-length");
+			conn_gone(ac);
+			return;
+		}
+		if (flen == 0 || avail < (size_t)flen)
+			return;
+		p = evbuffer_pullup(in, flen);
+		if (p == NULL || msg_reader_init(&r, p, (size_t)flen) == -1) {
+			conn_gone(ac);
+			return;
+		}
+		switch (r.type) {
+		case PROTO_AUTH_START:
+			on_auth_start(ac, &r);
+			break;
+		case PROTO_AUTH_STEP:
+			on_auth_step(ac, &r);
+			break;
+		case PROTO_AUTH_CANCEL:
+			on_auth_cancel(ac, &r);
+			break;
+		case PROTO_RCPT_LOOKUP:
+			on_rcpt_lookup(ac, &r);
+			break;
+		default:
+			log_err("event=ipc-error reason=unknown-type type=%u",
+			    (unsigned int)r.type);
+			break;
+		}
+		/* Wipe what may have held a password before dropping it. */
+		secret_wipe(p, (size_t)flen);
+		if (ac->bev == NULL)
+			return;
+		evbuffer_drain(in, (size_t)flen);
+	}
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	conn_gone(arg);
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct auth_service *svc = arg;
+	struct auth_conn *ac;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+
+	(void)l;
+	(void)sa;
+	(void)salen;
+	/* Only our own processes may ask: same uid as this service. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1 ||
+	    cred.uid != getuid()) {
+		log_warn("event=ipc-refused reason=peer-uid");
+		close(fd);
+		return;
+	}
+	ac = calloc(1, sizeof(*ac));
+	if (ac == NULL) {
+		close(fd);
+		return;
+	}
+	ac->svc = svc;
+	ac->refs = 1;
+	ac->bev = bufferevent_socket_new(svc->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (ac->bev == NULL) {
+		close(fd);
+		free(ac);
+		return;
+	}
+	ac->next = svc->conns;
+	svc->conns = ac;
+	bufferevent_setcb(ac->bev, read_cb, NULL, event_cb, ac);
+	bufferevent_enable(ac->bev, EV_READ | EV_WRITE);
+	send_mechs(ac);
+}
+
+static void
+reload(struct auth_service *svc)
+{
+	struct config *nc = calloc(1, sizeof(*nc));
+	char err[4096];
+	struct auth_conn *ac;
+
+	if (nc == NULL)
+		return;
+	if (config_load(svc->cfg->path, nc, err, sizeof(err)) == -1) {
+		log_err("event=reload result=failed error=%s", err);
+		free(nc);
+		return;
+	}
+	if (passdb_reload(svc->db, err, sizeof(err)) == -1)
+		log_err("event=reload passdb=failed error=%s", err);
+	free(svc->cfg);
+	svc->cfg = nc;
+	log_set_level((enum log_level)nc->log_level);
+	compute_mechs(svc);
+	for (ac = svc->conns; ac != NULL; ac = ac->next)
+		if (ac->bev != NULL)
+			send_mechs(ac);
+	log_info("event=reload result=ok auth_ok=%lu auth_failed=%lu",
+	    svc->ok, svc->failed);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct auth_service *svc = arg;
+
+	(void)what;
+	if (sig == SIGHUP)
+		reload(svc);
+	else
+		event_base_loopexit(svc->base, NULL);
+}
+
+int
+auth_service_main(struct config *cfg, int listen_fd)
+{
+	struct auth_service *svc;
+	char err[1024];
+	struct event *sigs[3];
+	static const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
+	size_t i;
+
+	log_init("auth", (enum log_level)cfg->log_level);
+	signal(SIGPIPE, SIG_IGN);
+	svc = calloc(1, sizeof(*svc));
+	if (svc == NULL)
+		fatal("out of memory");
+	the_service = svc;
+	svc->cfg = cfg;
+	buf_init(&svc->frame, MSG_FRAME_MAX + MSG_HDR_LEN);
+	svc->base = event_base_new();
+	if (svc->base == NULL)
+		fatal("event_base_new failed");
+	svc->pool = workpool_new(svc->base, cfg->auth_threads, 4096);
+	if (svc->pool == NULL)
+		fatal("cannot start the auth thread pool");
+	svc->db = passdb_open(cfg->passdb_driver, cfg->passdb_path, svc->base,
+	    svc->pool, err, sizeof(err));
+	if (svc->db == NULL)
+		fatal("passdb %s:%s: %s", cfg->passdb_driver, cfg->passdb_path,
+		    err);
+	compute_mechs(svc);
+	svc->listener = evconnlistener_new(svc->base, accept_cb, svc,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
+	if (svc->listener == NULL)
+		fatal("cannot listen for workers");
+	for (i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(svc->base, signums[i], signal_cb, svc);
+		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
+			fatal("cannot install signal handlers");
+	}
+	log_info("event=started passdb=%s mechanisms=%zu",
+	    cfg->passdb_driver, svc->nmechs);
+	event_base_dispatch(svc->base);
+	log_info("event=stopped auth_ok=%lu auth_failed=%lu auth_tempfail=%lu",
+	    svc->ok, svc->failed, svc->tempfailed);
+	for (i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	evconnlistener_free(svc->listener);
+	while (svc->conns != NULL) {
+		struct auth_conn *ac = svc->conns;
+
+		if (ac->bev == NULL) {
+			/* only pending passdb answers hold it */
+			svc->conns = ac->next;
+			continue;
+		}
+		conn_gone(ac);
+	}
+	workpool_free(svc->pool);
+	passdb_close(svc->db);
+	buf_free(&svc->frame);
+	event_base_free(svc->base);
+	free(svc->cfg);
+	free(svc);
+	return 0;
+}

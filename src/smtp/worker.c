@@ -1,0 +1,1289 @@
+/*
+ * worker.c - the SMTP worker process main: accepts connections on the
+ * inherited listeners, runs TLS (implicit or STARTTLS) through libevent's
+ * OpenSSL bufferevents, feeds client bytes to the session state machine,
+ * relays AUTH exchanges and recipient lookups to the auth service, and
+ * commits messages (fsync'd Maildir delivery) on a thread pool so the loop
+ * never blocks. Sessions waiting on another service are found again by id,
+ * never by a pointer that may have gone stale (CVE-2020-35680's lesson).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "core/secret.h"
+#include "core/str.h"
+#include "deliver/maildir.h"
+#include "ipc/msg.h"
+#include "ipc/proto.h"
+#include "net/connlimit.h"
+#include "net/tls.h"
+#include "net/workpool.h"
+#include "sasl/registry.h"
+#include "smtp/session.h"
+#include "smtp/worker.h"
+
+#define CONN_BUCKETS	    4096
+#define INPUT_HIGH_WATER    (256 * 1024)
+#define AUTH_RETRY_SECONDS  1
+#define COMMIT_QUEUE_MAX    4096
+
+/* A configuration shared by the sessions that started under it. */
+struct worker_cfg {
+	struct config	c;
+	unsigned int	refs;
+};
+
+struct conn;
+
+struct worker {
+	struct event_base	*base;
+	struct worker_cfg	*wc;		/* current; new sessions use it */
+	SSL_CTX			*ssl_ctx;
+	int			 index;
+	struct connlimit	*cl;
+	struct evconnlistener	**evl;
+	size_t			*evl_listener;
+	size_t			 nevl;
+	struct bufferevent	*auth;		/* NULL while disconnected */
+	struct event		*auth_retry;
+	char			 auth_socket[108];
+	struct workpool		*pool;
+	struct conn		*table[CONN_BUCKETS];
+	size_t			 nconns;
+	int			 stopping;
+	struct event		*stop_timer;
+	struct smtp_mech_offer	 mechs[SMTP_MAX_MECHS];
+	size_t			 nmechs;
+	struct buf		 frame;
+	char			 spool_tmp[PATH_MAX];
+	uint64_t		 msg_seq;
+	unsigned long		 stale_replies;
+};
+
+struct conn {
+	struct worker		*w;
+	struct worker_cfg	*wc;
+	struct conn		*next;		/* hash chain */
+	struct bufferevent	*bev;
+	SSL			*ssl;		/* owned by bev when set */
+	int			 fd;
+	int			 bev_owns_fd;
+	struct sockaddr_storage	 peer;
+	int			 counted;
+	int			 closing;
+	int			 starttls_pending;
+	int			 data_timeouts;
+	int			 dead;		/* freeing is scheduled */
+	struct event		*defer;		/* deferred free / TLS switch */
+	struct event		*delay;
+	struct smtp_session	 s;
+};
+
+struct commit_job {
+	struct worker	*w;
+	uint64_t	 sid;
+	int		 fd;
+	char		 path[PATH_MAX];	/* spool file, unlinked after */
+	char	       **maildirs;
+	size_t		 n;
+	char		 hostname[256];
+	int		 ok;
+	char		 err[256];
+};
+
+static struct worker *the_worker;	/* signal callbacks only */
+
+static void conn_process_input(struct conn *c);
+static void conn_free(struct conn *c);
+static void auth_connect(struct worker *w);
+
+/* ---------- configuration references ---------- */
+
+static struct worker_cfg *
+wc_ref(struct worker_cfg *wc)
+{
+	wc->refs++;
+	return wc;
+}
+
+static void
+wc_unref(struct worker_cfg *wc)
+{
+	if (wc != NULL && --wc->refs == 0)
+		free(wc);
+}
+
+/* ---------- session table ---------- */
+
+static size_t
+conn_bucket(uint64_t sid)
+{
+	return (size_t)((sid * 0x9E3779B97F4A7C15ULL) >> 52) % CONN_BUCKETS;
+}
+
+static void
+conn_insert(struct worker *w, struct conn *c)
+{
+	size_t b = conn_bucket(c->s.id);
+
+	c->next = w->table[b];
+	w->table[b] = c;
+	w->nconns++;
+}
+
+static void
+conn_remove(struct worker *w, struct conn *c)
+{
+	struct conn **pp = &w->table[conn_bucket(c->s.id)];
+
+	for (; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			w->nconns--;
+			return;
+		}
+	}
+}
+
+static struct conn *
+conn_find(struct worker *w, uint64_t sid)
+{
+	struct conn *c;
+
+	for (c = w->table[conn_bucket(sid)]; c != NULL; c = c->next)
+		if (c->s.id == sid && !c->dead)
+			return c;
+	return NULL;
+}
+
+/* ---------- auth service client ---------- */
+
+static int
+auth_send(struct worker *w)
+{
+	if (msg_finish(&w->frame) == -1) {
+		log_err("event=ipc-error reason=frame-too-big");
+		return -1;
+	}
+	if (w->auth == NULL)
+		return -1;
+	return bufferevent_write(w->auth, w->frame.data, w->frame.len);
+}
+
+struct fail_later {
+	struct worker	*w;
+	uint64_t	 sid;
+	uint64_t	 xid;
+	int		 rcpt;
+};
+
+static void
+fail_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fail_later *f = arg;
+	struct conn *c = conn_find(f->w, f->sid);
+
+	(void)fd;
+	(void)what;
+	if (c != NULL) {
+		int resume;
+
+		if (f->rcpt)
+			resume = smtp_session_rcpt_done(&c->s, f->xid,
+			    PROTO_RCPT_TEMPFAIL, "");
+		else
+			resume = smtp_session_auth_done(&c->s, f->xid,
+			    PROTO_V_TEMPFAIL, NULL, 0, "");
+		if (resume)
+			conn_process_input(c);
+	}
+	free(f);
+}
+
+/* fail_later - answer a request with a temporary failure from the loop,
+ * never from inside the session call that made it. */
+static void
+fail_later(struct worker *w, uint64_t sid, uint64_t xid, int rcpt)
+{
+	struct fail_later *f = calloc(1, sizeof(*f));
+	struct timeval zero = { 0, 0 };
+
+	if (f == NULL)
+		return;
+	f->w = w;
+	f->sid = sid;
+	f->xid = xid;
+	f->rcpt = rcpt;
+	if (event_base_once(w->base, -1, EV_TIMEOUT, fail_later_cb, f,
+		&zero) == -1)
+		free(f);
+}
+
+static void
+set_all_mechs(struct worker *w)
+{
+	size_t i;
+	struct conn *c;
+
+	for (i = 0; i < CONN_BUCKETS; i++)
+		for (c = w->table[i]; c != NULL; c = c->next)
+			smtp_session_set_mechs(&c->s, w->mechs, w->nmechs);
+}
+
+/* mechs_from_config - what to offer until the auth service says. */
+static void
+mechs_from_config(struct worker *w)
+{
+	char list[sizeof(w->wc->c.mechanisms)];
+	char *tok, *save = NULL;
+	const struct sasl_mech *m;
+
+	w->nmechs = 0;
+	str_copy(list, w->wc->c.mechanisms, sizeof(list));
+	for (tok = strtok_r(list, " \t,", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t,", &save)) {
+		m = sasl_mech_find(tok);
+		if (m == NULL || w->nmechs == SMTP_MAX_MECHS)
+			continue;
+		str_copy(w->mechs[w->nmechs].name, m->name,
+		    sizeof(w->mechs[0].name));
+		w->mechs[w->nmechs].flags = m->flags;
+		w->nmechs++;
+	}
+}
+
+static void
+handle_auth_frame(struct worker *w, struct msg_reader *r)
+{
+	uint64_t xid;
+	struct conn *c;
+	int resume = 0;
+
+	switch (r->type) {
+	case PROTO_AUTH_RESULT: {
+		uint8_t v;
+		const unsigned char *data;
+		size_t len = 0;
+		char user[256];
+
+		xid = msg_get_u64(r);
+		v = msg_get_u8(r);
+		data = msg_get_blob(r, &len);
+		msg_get_str(r, user, sizeof(user));
+		{
+			char reason[256];
+
+			msg_get_str(r, reason, sizeof(reason));
+		}
+		if (msg_end(r) == -1 || v >= PROTO_V_MAX)
+			goto bad;
+		c = conn_find(w, xid >> 16);
+		if (c == NULL) {
+			w->stale_replies++;
+			return;
+		}
+		resume = smtp_session_auth_done(&c->s, xid,
+		    (enum proto_verdict)v, data, len, user);
+		break;
+	}
+	case PROTO_RCPT_RESULT: {
+		uint8_t st;
+		char mailbox[ADDR_PATH_MAX + 1];
+
+		xid = msg_get_u64(r);
+		st = msg_get_u8(r);
+		msg_get_str(r, mailbox, sizeof(mailbox));
+		if (msg_end(r) == -1 || st > PROTO_RCPT_TEMPFAIL)
+			goto bad;
+		c = conn_find(w, xid >> 16);
+		if (c == NULL) {
+			w->stale_replies++;
+			return;
+		}
+		resume = smtp_session_rcpt_done(&c->s, xid,
+		    (enum proto_rcpt)st, mailbox);
+		break;
+	}
+	case PROTO_MECHS: {
+		uint32_t n, i;
+
+		n = msg_get_u32(r);
+		if (n > SMTP_MAX_MECHS)
+			goto bad;
+		for (i = 0; i < n; i++) {
+			msg_get_str(r, w->mechs[i].name,
+			    sizeof(w->mechs[i].name));
+			w->mechs[i].flags = msg_get_u32(r);
+		}
+		if (msg_end(r) == -1)
+			goto bad;
+		w->nmechs = n;
+		set_all_mechs(w);
+		return;
+	}
+	default:
+		goto bad;
+	}
+	if (resume)
+		conn_process_input(c);
+	return;
+bad:
+	log_err("event=ipc-error peer=auth type=%u reason=malformed",
+	    (unsigned int)r->type);
+}
+
+static void
+fail_all_waiting(struct worker *w)
+{
+	size_t i;
+	struct conn *c;
+
+	for (i = 0; i < CONN_BUCKETS; i++) {
+		for (c = w->table[i]; c != NULL; c = c->next) {
+			if (c->s.wait == SMTP_WAIT_AUTH)
+				fail_later(w, c->s.id, c->s.auth_xid, 0);
+			else if (c->s.wait == SMTP_WAIT_RCPT)
+				fail_later(w, c->s.id, c->s.auth_xid, 1);
+		}
+	}
+}
+
+static void
+auth_lost(struct worker *w, const char *why)
+{
+	struct timeval tv = { AUTH_RETRY_SECONDS, 0 };
+
+	if (w->auth != NULL) {
+		log_warn("event=ipc-lost peer=auth reason=%s", why);
+		bufferevent_free(w->auth);
+		w->auth = NULL;
+	}
+	fail_all_waiting(w);
+	if (!w->stopping)
+		evtimer_add(w->auth_retry, &tv);
+}
+
+static void
+auth_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct worker *w = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	for (;;) {
+		unsigned char hdr[MSG_HDR_LEN];
+		size_t avail = evbuffer_get_length(in);
+		long flen;
+		unsigned char *p;
+		struct msg_reader r;
+
+		if (avail < MSG_HDR_LEN)
+			return;
+		evbuffer_copyout(in, hdr, MSG_HDR_LEN);
+		flen = msg_frame_len(hdr, MSG_HDR_LEN);
+		if (flen < 0) {
+			auth_lost(w, "bad-frame");
+			return;
+		}
+		if (flen == 0 || avail < (size_t)flen)
+			return;
+		p = evbuffer_pullup(in, flen);
+		if (p == NULL || msg_reader_init(&r, p, (size_t)flen) == -1) {
+			auth_lost(w, "bad-frame");
+			return;
+		}
+		handle_auth_frame(w, &r);
+		evbuffer_drain(in, (size_t)flen);
+		if (w->auth != bev)
+			return;
+	}
+}
+
+static void
+auth_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		log_debug("event=ipc-connected peer=auth");
+		return;
+	}
+	auth_lost(w, (what & BEV_EVENT_EOF) ? "eof" : "error");
+}
+
+static void
+auth_connect(struct worker *w)
+{
+	struct sockaddr_un sun;
+	socklen_t len;
+	size_t n = strlen(w->auth_socket + 1) + 1;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	/* Abstract name: leading NUL (see master.c). */
+	memcpy(sun.sun_path, w->auth_socket, n);
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+	w->auth = bufferevent_socket_new(w->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (w->auth == NULL) {
+		auth_lost(w, "no-memory");
+		return;
+	}
+	bufferevent_setcb(w->auth, auth_read_cb, NULL, auth_event_cb, w);
+	bufferevent_enable(w->auth, EV_READ | EV_WRITE);
+	if (bufferevent_socket_connect(w->auth, (struct sockaddr *)&sun,
+		(int)len) == -1)
+		auth_lost(w, "connect-failed");
+}
+
+static void
+auth_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	if (((struct worker *)arg)->auth == NULL)
+		auth_connect(arg);
+}
+
+/* ---------- session operations ---------- */
+
+static void
+op_write(void *arg, const char *p, size_t n)
+{
+	struct conn *c = arg;
+
+	if (c->bev != NULL)
+		bufferevent_write(c->bev, p, n);
+}
+
+static void
+conn_schedule(struct conn *c)
+{
+	event_active(c->defer, EV_TIMEOUT, 0);
+}
+
+static void
+op_close(void *arg)
+{
+	struct conn *c = arg;
+
+	c->closing = 1;
+	if (c->bev == NULL) {
+		conn_schedule(c);
+		return;
+	}
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_schedule(c);
+	/* else the write callback schedules it once the reply is flushed */
+}
+
+static void
+op_starttls(void *arg)
+{
+	struct conn *c = arg;
+
+	c->starttls_pending = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_schedule(c);
+}
+
+static void
+put_tls_facts(struct conn *c)
+{
+	struct buf *b = &c->w->frame;
+	unsigned char unique[64], exporter[32];
+	size_t ulen = 0, elen = 0;
+
+	if (c->ssl != NULL && c->s.tls)
+		tls_chanbind(c->ssl, unique, &ulen, sizeof(unique), exporter,
+		    &elen);
+	msg_put_str(b, c->s.client_addr);
+	msg_put_u8(b, (uint8_t)c->s.tls);
+	msg_put_str(b, c->s.tls ? c->s.tls_version : "");
+	msg_put_blob(b, unique, ulen);
+	msg_put_blob(b, exporter, elen);
+	msg_put_str(b, "");	/* client certificate identity: none yet */
+}
+
+static void
+op_auth_start(void *arg, uint64_t xid, const char *mech,
+    const unsigned char *ir, size_t irlen, int has_ir)
+{
+	struct conn *c = arg;
+	struct worker *w = c->w;
+	size_t i;
+	int plus = 0, needs_tls;
+
+	if (w->auth == NULL) {
+		fail_later(w, c->s.id, xid, 0);
+		return;
+	}
+	for (i = 0; i < c->s.nmechs; i++)
+		if (strstr(c->s.mechs[i].name, "-PLUS") != NULL &&
+		    smtp_mech_usable(&c->s, c->s.mechs[i].name, &needs_tls))
+			plus = 1;
+	msg_begin(&w->frame, PROTO_AUTH_START);
+	msg_put_u64(&w->frame, xid);
+	msg_put_str(&w->frame, c->s.idstr);
+	msg_put_str(&w->frame, mech);
+	msg_put_u8(&w->frame, (uint8_t)(has_ir ? 1 : 0));
+	msg_put_blob(&w->frame, ir, irlen);
+	put_tls_facts(c);
+	msg_put_u8(&w->frame, (uint8_t)plus);
+	if (auth_send(w) == -1)
+		fail_later(w, c->s.id, xid, 0);
+	secret_wipe(w->frame.data, w->frame.len);
+}
+
+static void
+op_auth_step(void *arg, uint64_t xid, const unsigned char *p, size_t n)
+{
+	struct conn *c = arg;
+	struct worker *w = c->w;
+
+	if (w->auth == NULL) {
+		fail_later(w, c->s.id, xid, 0);
+		return;
+	}
+	msg_begin(&w->frame, PROTO_AUTH_STEP);
+	msg_put_u64(&w->frame, xid);
+	msg_put_blob(&w->frame, p, n);
+	if (auth_send(w) == -1)
+		fail_later(w, c->s.id, xid, 0);
+	secret_wipe(w->frame.data, w->frame.len);
+}
+
+static void
+op_auth_cancel(void *arg, uint64_t xid)
+{
+	struct conn *c = arg;
+	struct worker *w = c->w;
+
+	if (w->auth == NULL)
+		return;
+	msg_begin(&w->frame, PROTO_AUTH_CANCEL);
+	msg_put_u64(&w->frame, xid);
+	auth_send(w);
+}
+
+static void
+op_rcpt_lookup(void *arg, uint64_t xid, const char *address)
+{
+	struct conn *c = arg;
+	struct worker *w = c->w;
+
+	if (w->auth == NULL) {
+		fail_later(w, c->s.id, xid, 1);
+		return;
+	}
+	msg_begin(&w->frame, PROTO_RCPT_LOOKUP);
+	msg_put_u64(&w->frame, xid);
+	msg_put_str(&w->frame, c->s.idstr);
+	msg_put_str(&w->frame, address);
+	if (auth_send(w) == -1)
+		fail_later(w, c->s.id, xid, 1);
+}
+
+/* new_queue_id - 16 upper-case hex digits: time, worker, counter, random. */
+static void
+new_queue_id(struct worker *w, char *id, size_t idlen)
+{
+	uint64_t t = (uint64_t)time(NULL);
+	uint64_t v = (t << 28) ^ ((uint64_t)(w->index & 0xf) << 24) ^
+	    ((++w->msg_seq & 0xfff) << 12) ^ (rand_u64() & 0xfff);
+
+	snprintf(id, idlen, "%016" PRIX64, v);
+}
+
+static int
+op_body_open(void *arg, char *id, size_t idlen)
+{
+	struct conn *c = arg;
+	struct worker *w = c->w;
+	char path[PATH_MAX];
+	int fd, tries;
+
+	for (tries = 0; tries < 5; tries++) {
+		new_queue_id(w, id, idlen);
+		if (snprintf(path, sizeof(path), "%s/%s", w->spool_tmp, id) >=
+		    (int)sizeof(path))
+			return -1;
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			return fd;
+		if (errno != EEXIST) {
+			log_warn("session=%s event=spool-error path=%s "
+				 "error=%s", c->s.idstr, path, strerror(errno));
+			return -1;
+		}
+	}
+	return -1;
+}
+
+static void
+commit_work(void *arg)
+{
+	struct commit_job *j = arg;
+
+	j->ok = maildir_deliver(j->fd, (const char *const *)j->maildirs, j->n,
+		    j->hostname, j->err, sizeof(j->err)) == 0;
+	close(j->fd);
+	j->fd = -1;
+	unlink(j->path);
+}
+
+static void
+commit_job_free(struct commit_job *j)
+{
+	size_t i;
+
+	if (j->fd >= 0)
+		close(j->fd);
+	for (i = 0; i < j->n; i++)
+		free(j->maildirs[i]);
+	free(j->maildirs);
+	free(j);
+}
+
+static void
+commit_done(void *arg)
+{
+	struct commit_job *j = arg;
+	struct conn *c = conn_find(j->w, j->sid);
+
+	if (c != NULL &&
+	    smtp_session_commit_done(&c->s, j->ok, j->err))
+		conn_process_input(c);
+	else if (c == NULL && j->ok)
+		log_info("event=delivered-after-disconnect");
+	commit_job_free(j);
+}
+
+static void
+commit_failed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	commit_done(arg);
+}
+
+static void
+op_commit(void *arg, struct smtp_tx *tx)
+{
+	struct conn *c = arg;
+	struct worker *w = c->w;
+	struct commit_job *j;
+	size_t i;
+
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		goto fail;
+	j->w = w;
+	j->sid = c->s.id;
+	j->fd = dup(tx->body_fd);
+	if (snprintf(j->path, sizeof(j->path), "%s/%s", w->spool_tmp,
+		tx->id) >= (int)sizeof(j->path))
+		goto fail;
+	str_copy(j->hostname, c->wc->c.hostname, sizeof(j->hostname));
+	j->maildirs = calloc(tx->nrcpts, sizeof(char *));
+	if (j->fd < 0 || j->maildirs == NULL)
+		goto fail;
+	for (i = 0; i < tx->nrcpts; i++) {
+		j->maildirs[i] = strdup(tx->rcpts[i].maildir);
+		if (j->maildirs[i] == NULL)
+			goto fail;
+		j->n++;
+	}
+	if (workpool_submit(w->pool, commit_work, commit_done, j) == -1)
+		goto fail;
+	return;
+fail:
+	if (j != NULL) {
+		unlink(j->path);
+		commit_job_free(j);
+	}
+	/* Answer from the loop, not from inside the session call. */
+	{
+		struct commit_job *f = calloc(1, sizeof(*f));
+		struct timeval zero = { 0, 0 };
+
+		if (f == NULL) {
+			log_err("event=fatal reason=out-of-memory");
+			return;
+		}
+		f->w = w;
+		f->sid = c->s.id;
+		f->fd = -1;
+		str_copy(f->err, "cannot schedule the commit", sizeof(f->err));
+		if (event_base_once(w->base, -1, EV_TIMEOUT, commit_failed_cb,
+			f, &zero) == -1)
+			commit_job_free(f);
+	}
+}
+
+static void
+delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (smtp_session_delay_done(&c->s))
+		conn_process_input(c);
+}
+
+static void
+op_delay(void *arg, unsigned int ms)
+{
+	struct conn *c = arg;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_add(c->delay, &tv);
+}
+
+static const struct smtp_session_ops conn_ops = {
+	.write = op_write,
+	.close = op_close,
+	.starttls = op_starttls,
+	.auth_start = op_auth_start,
+	.auth_step = op_auth_step,
+	.auth_cancel = op_auth_cancel,
+	.rcpt_lookup = op_rcpt_lookup,
+	.body_open = op_body_open,
+	.commit = op_commit,
+	.delay = op_delay,
+};
+
+/* ---------- connections ---------- */
+
+static void
+conn_set_timeouts(struct conn *c)
+{
+	const struct config *cfg = &c->wc->c;
+	int data = c->s.state == SMTP_STATE_DATA;
+	unsigned int ms = data ? cfg->data_timeout_ms : cfg->command_timeout_ms;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (c->bev == NULL)
+		return;
+	c->data_timeouts = data;
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+}
+
+static void
+conn_process_input(struct conn *c)
+{
+	struct evbuffer *in;
+	int was_data;
+
+	if (c->bev == NULL || c->closing || c->dead)
+		return;
+	in = bufferevent_get_input(c->bev);
+	was_data = c->data_timeouts;
+	while (evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		size_t used;
+
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		used = smtp_session_feed(&c->s, v.iov_base, v.iov_len);
+		evbuffer_drain(in, used);
+		if (c->starttls_pending) {
+			/* RFC 3207 §5, CVE-2011-0411: nothing sent before the
+			 * handshake may be acted on after it. */
+			size_t junk = evbuffer_get_length(in);
+
+			if (junk > 0)
+				log_info("session=%s event=starttls-injection "
+					 "discarded=%zu", c->s.idstr, junk);
+			evbuffer_drain(in, junk);
+			return;
+		}
+		if (used < v.iov_len)
+			break;
+	}
+	if ((c->s.state == SMTP_STATE_DATA) != was_data)
+		conn_set_timeouts(c);
+}
+
+static void conn_read_cb(struct bufferevent *bev, void *arg);
+static void conn_write_cb(struct bufferevent *bev, void *arg);
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
+
+static void
+conn_start_tls(struct conn *c)
+{
+	struct worker *w = c->w;
+	SSL *ssl;
+
+	c->starttls_pending = 0;
+	ssl = SSL_new(w->ssl_ctx);
+	if (ssl == NULL) {
+		log_warn("session=%s event=tls-error reason=SSL_new",
+		    c->s.idstr);
+		smtp_session_close(&c->s);
+		return;
+	}
+	/* The plaintext bufferevent does not own the socket; the TLS one
+	 * does. Its input was drained: only the handshake follows. */
+	bufferevent_free(c->bev);
+	c->bev = bufferevent_openssl_socket_new(w->base, c->fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		SSL_free(ssl);
+		close(c->fd);
+		c->fd = -1;
+		c->closing = 1;
+		conn_schedule(c);
+		return;
+	}
+	c->ssl = ssl;
+	c->bev_owns_fd = 1;
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, INPUT_HIGH_WATER);
+	conn_set_timeouts(c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static void
+defer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->closing) {
+		conn_free(c);
+		return;
+	}
+	if (c->starttls_pending)
+		conn_start_tls(c);
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_process_input(arg);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	if (c->closing || c->starttls_pending)
+		conn_schedule(c);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	char ebuf[256];
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		struct tls_info ti;
+
+		tls_get_info(c->ssl, &ti);
+		smtp_session_tls_done(&c->s, 1, ti.version, ti.cipher, ti.bits);
+		conn_process_input(c);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		if (c->s.state == SMTP_STATE_TLS || !c->s.tls_version[0]) {
+			if (c->ssl != NULL && !c->s.tls) {
+				log_info("session=%s event=disconnect "
+					 "reason=tls-handshake-timeout",
+				    c->s.idstr);
+				c->closing = 1;
+				conn_schedule(c);
+				return;
+			}
+		}
+		smtp_session_timeout(&c->s);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e = bufferevent_get_openssl_error(c->bev);
+
+		if (e != 0) {
+			ERR_error_string_n(e, ebuf, sizeof(ebuf));
+			log_info("session=%s event=tls-error client=%s "
+				 "error=\"%s\"", c->s.idstr, c->s.client_addr,
+			    ebuf);
+		}
+	}
+	if (!c->closing)
+		log_info("session=%s event=disconnect reason=%s state=%d "
+			 "messages=%u", c->s.idstr,
+		    (what & BEV_EVENT_EOF) ? "client-closed" : "io-error",
+		    (int)c->s.state, c->s.messages);
+	c->closing = 1;
+	conn_free(c);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (c->dead)
+		return;
+	c->dead = 1;
+	if (c->s.tx != NULL && c->s.tx->body_fd >= 0 &&
+	    c->s.wait != SMTP_WAIT_COMMIT) {
+		/* Never acknowledged: nothing to keep. */
+		char path[PATH_MAX];
+
+		if (snprintf(path, sizeof(path), "%s/%s", w->spool_tmp,
+			c->s.tx->id) < (int)sizeof(path))
+			unlink(path);
+	}
+	smtp_session_free(&c->s);
+	conn_remove(w, c);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	if (!c->bev_owns_fd && c->fd >= 0)
+		close(c->fd);
+	if (c->counted)
+		connlimit_release(w->cl, (struct sockaddr *)&c->peer);
+	event_free(c->defer);
+	event_free(c->delay);
+	wc_unref(c->wc);
+	free(c);
+	if (w->stopping && w->nconns == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+static void
+peer_text(const struct sockaddr_storage *ss, char *addr, size_t alen,
+    char *port, size_t plen)
+{
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			inet_ntop(AF_INET, s6->sin6_addr.s6_addr + 12, addr,
+			    (socklen_t)alen);
+		else
+			inet_ntop(AF_INET6, &s6->sin6_addr, addr,
+			    (socklen_t)alen);
+		snprintf(port, plen, "%u", ntohs(s6->sin6_port));
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, addr, (socklen_t)alen);
+		snprintf(port, plen, "%u", ntohs(s4->sin_port));
+	}
+}
+
+static void
+refuse(int fd, const char *line)
+{
+	/* Best effort on a fresh socket: the kernel buffer takes it. */
+	if (write(fd, line, strlen(line)) < 0) {
+		/* nothing to do: the client is gone */
+	}
+	close(fd);
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct worker *w = the_worker;
+	size_t li = (size_t)(uintptr_t)arg;
+	const struct config_listener *cl = &w->wc->c.listeners[li];
+	struct conn *c;
+	const char *which = "";
+	char addr[64], port[8];
+	int one = 1;
+
+	(void)l;
+	if (w->stopping) {
+		refuse(fd, "421 4.3.2 Service shutting down\r\n");
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		refuse(fd, "421 4.3.2 Out of resources\r\n");
+		return;
+	}
+	memcpy(&c->peer, sa, (size_t)salen < sizeof(c->peer) ? (size_t)salen
+							     : sizeof(c->peer));
+	peer_text(&c->peer, addr, sizeof(addr), port, sizeof(port));
+	if (!connlimit_acquire(w->cl, sa, w->wc->c.max_connections,
+		w->wc->c.max_connections_per_ip, &which)) {
+		log_info("event=refused client=%s listener=%s reason=%s-limit",
+		    addr, cl->name, which);
+		refuse(fd, "421 4.7.0 Too many connections, try again later\r\n");
+		free(c);
+		return;
+	}
+	c->counted = 1;
+	c->w = w;
+	c->wc = wc_ref(w->wc);
+	c->fd = fd;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->defer = event_new(w->base, -1, 0, defer_cb, c);
+	c->delay = evtimer_new(w->base, delay_cb, c);
+	smtp_session_init(&c->s, rand_u64() & 0xffffffffffffULL, &c->wc->c, cl,
+	    &conn_ops, c, addr, port, 0);
+	smtp_session_set_mechs(&c->s, w->mechs, w->nmechs);
+	conn_insert(w, c);
+	if (c->defer == NULL || c->delay == NULL)
+		goto fail;
+	log_info("session=%s event=connect client=%s:%s listener=%s",
+	    c->s.idstr, addr, port, cl->name);
+	if (cl->tls == LISTENER_TLS_IMPLICIT) {
+		c->ssl = SSL_new(w->ssl_ctx);
+		if (c->ssl == NULL)
+			goto fail;
+		c->bev = bufferevent_openssl_socket_new(w->base, fd, c->ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (c->bev == NULL) {
+			SSL_free(c->ssl);
+			c->ssl = NULL;
+			goto fail;
+		}
+		c->bev_owns_fd = 1;
+		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	} else {
+		c->bev = bufferevent_socket_new(w->base, fd, 0);
+		if (c->bev == NULL)
+			goto fail;
+	}
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, INPUT_HIGH_WATER);
+	conn_set_timeouts(c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (cl->tls != LISTENER_TLS_IMPLICIT)
+		smtp_session_start(&c->s);
+	return;
+fail:
+	log_warn("session=%s event=refused reason=out-of-resources",
+	    c->s.idstr);
+	c->closing = 1;
+	conn_free(c);
+}
+
+/* ---------- signals, reload, stop ---------- */
+
+static void
+stop_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	size_t i;
+	struct conn *c, *next;
+
+	(void)fd;
+	(void)what;
+	log_warn("event=shutdown-timeout sessions=%zu", w->nconns);
+	for (i = 0; i < CONN_BUCKETS; i++) {
+		for (c = w->table[i]; c != NULL; c = next) {
+			next = c->next;
+			if (c->s.wait == SMTP_WAIT_COMMIT)
+				continue;	/* the 250 is on its way */
+			if (c->s.state != SMTP_STATE_CLOSING) {
+				smtp_reply(&c->s, 421, "4.3.2",
+				    "%s Service shutting down",
+				    c->wc->c.hostname);
+				smtp_session_close(&c->s);
+			}
+		}
+	}
+	if (w->nconns == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+static void
+worker_stop(struct worker *w)
+{
+	size_t i;
+	struct conn *c, *next;
+	unsigned int ms = w->wc->c.shutdown_timeout_ms;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (w->stopping)
+		return;
+	w->stopping = 1;
+	log_info("event=stopping sessions=%zu", w->nconns);
+	for (i = 0; i < w->nevl; i++)
+		evconnlistener_disable(w->evl[i]);
+	for (i = 0; i < CONN_BUCKETS; i++) {
+		for (c = w->table[i]; c != NULL; c = next) {
+			next = c->next;
+			smtp_session_shutdown(&c->s);
+		}
+	}
+	if (w->nconns == 0) {
+		event_base_loopexit(w->base, NULL);
+		return;
+	}
+	w->stop_timer = evtimer_new(w->base, stop_timer_cb, w);
+	if (w->stop_timer != NULL)
+		evtimer_add(w->stop_timer, &tv);
+}
+
+static void
+worker_reload(struct worker *w)
+{
+	struct worker_cfg *nc;
+	char err[4096];
+	SSL_CTX *ctx;
+	size_t i;
+
+	nc = calloc(1, sizeof(*nc));
+	if (nc == NULL)
+		return;
+	if (config_load(w->wc->c.path, &nc->c, err, sizeof(err)) == -1) {
+		log_err("event=reload result=failed error=%s", err);
+		free(nc);
+		return;
+	}
+	/* Listening sockets belong to the master; their definitions stay. */
+	memcpy(nc->c.listeners, w->wc->c.listeners, sizeof(nc->c.listeners));
+	nc->c.nlisteners = w->wc->c.nlisteners;
+	ctx = tls_server_ctx_new(&nc->c, err, sizeof(err));
+	if (ctx == NULL) {
+		log_err("event=reload result=failed error=%s", err);
+		free(nc);
+		return;
+	}
+	SSL_CTX_free(w->ssl_ctx);
+	w->ssl_ctx = ctx;
+	wc_unref(w->wc);
+	nc->refs = 1;
+	w->wc = nc;
+	log_set_level((enum log_level)nc->c.log_level);
+	for (i = 0; i < w->nevl; i++)
+		(void)i;
+	log_info("event=reload result=ok");
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)what;
+	if (sig == SIGHUP)
+		worker_reload(w);
+	else
+		worker_stop(w);
+}
+
+int
+smtp_worker_main(struct config *cfg, int index,
+    const struct worker_listen_fd *fds, size_t nfds, struct connlimit *cl,
+    const char *auth_socket)
+{
+	struct worker *w;
+	char err[512], role[32];
+	struct event *sigs[3];
+	static const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
+	size_t i;
+	int rc = 0;
+
+	snprintf(role, sizeof(role), "worker%d", index);
+	log_init(role, (enum log_level)cfg->log_level);
+	signal(SIGPIPE, SIG_IGN);
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		fatal("out of memory");
+	the_worker = w;
+	w->index = index;
+	w->cl = cl;
+	w->wc = calloc(1, sizeof(*w->wc));
+	if (w->wc == NULL)
+		fatal("out of memory");
+	w->wc->c = *cfg;
+	w->wc->refs = 1;
+	free(cfg);
+	memcpy(w->auth_socket, auth_socket, sizeof(w->auth_socket));
+	buf_init(&w->frame, MSG_FRAME_MAX + MSG_HDR_LEN);
+	if (snprintf(w->spool_tmp, sizeof(w->spool_tmp), "%s/tmp",
+		w->wc->c.spool) >= (int)sizeof(w->spool_tmp))
+		fatal("spool path too long");
+	w->base = event_base_new();
+	if (w->base == NULL)
+		fatal("event_base_new failed");
+	w->ssl_ctx = tls_server_ctx_new(&w->wc->c, err, sizeof(err));
+	if (w->ssl_ctx == NULL)
+		fatal("%s", err);
+	/* Commits are fsync-bound: a few threads let the filesystem batch. */
+	w->pool = workpool_new(w->base, 4, COMMIT_QUEUE_MAX);
+	if (w->pool == NULL)
+		fatal("cannot start the commit pool");
+	mechs_from_config(w);
+	w->evl = calloc(nfds, sizeof(*w->evl));
+	if (w->evl == NULL)
+		fatal("out of memory");
+	for (i = 0; i < nfds; i++) {
+		w->evl[i] = evconnlistener_new(w->base, accept_cb,
+		    (void *)(uintptr_t)fds[i].listener,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fds[i].fd);
+		if (w->evl[i] == NULL)
+			fatal("cannot listen on fd %d", fds[i].fd);
+		w->nevl++;
+	}
+	for (i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(w->base, signums[i], signal_cb, w);
+		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
+			fatal("cannot install signal handlers");
+	}
+	w->auth_retry = evtimer_new(w->base, auth_retry_cb, w);
+	auth_connect(w);
+	log_info("event=started listeners=%zu", nfds);
+	if (event_base_dispatch(w->base) == -1)
+		rc = 1;
+	log_info("event=stopped stale_replies=%lu", w->stale_replies);
+	workpool_free(w->pool);
+	for (i = 0; i < w->nevl; i++)
+		evconnlistener_free(w->evl[i]);
+	for (i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	if (w->auth != NULL)
+		bufferevent_free(w->auth);
+	event_free(w->auth_retry);
+	if (w->stop_timer != NULL)
+		event_free(w->stop_timer);
+	SSL_CTX_free(w->ssl_ctx);
+	buf_free(&w->frame);
+	free(w->evl);
+	wc_unref(w->wc);
+	event_base_free(w->base);
+	free(w);
+	return rc;
+}
