@@ -16,18 +16,18 @@
 #include "core/str.h"
 
 static const struct passdb_driver *const drivers[] = {
-	&passdb_driver_file,
-	NULL,
+    &passdb_driver_file,
+    NULL,
 };
 
 struct passdb_later {
-	passdb_cb		*cb;
-	void			*arg;
-	enum passdb_status	 status;
-	unsigned int		 flags;
-	char			*user;
-	char			*scheme;
-	struct secret		*secret;
+	passdb_cb *cb;
+	void *arg;
+	enum passdb_status status;
+	unsigned int flags;
+	char *user;
+	char *scheme;
+	struct secret *secret;
 };
 
 static void
@@ -58,11 +58,11 @@ later_fire(evutil_socket_t fd, short what, void *arg)
 }
 
 int
-passdb_reply_later(struct passdb *db, const struct cred_result *r,
-    passdb_cb *cb, void *arg)
+passdb_reply_later(
+    struct passdb *db, const struct cred_result *r, passdb_cb *cb, void *arg)
 {
 	struct passdb_later *l;
-	struct timeval now = { 0, 0 };
+	struct timeval now = {0, 0};
 
 	l = calloc(1, sizeof(*l));
 	if (l == NULL)
@@ -125,8 +125,8 @@ passdb_open(const char *driver, const char *arg, struct event_base *base,
 		return NULL;
 	}
 	if (base == NULL || pool == NULL) {
-		(void)snprintf(err, errlen, "%s: no event loop or work pool",
-		    d->name);
+		(void)snprintf(
+		    err, errlen, "%s: no event loop or work pool", d->name);
 		return NULL;
 	}
 	db = calloc(1, sizeof(*db));
@@ -158,7 +158,8 @@ void
 passdb_verify(struct passdb *db, const char *user,
     const struct secret *password, passdb_cb *cb, void *arg)
 {
-	if (db->driver->verify == NULL || !(db->driver->caps & PASSDB_CAN_VERIFY)) {
+	if (db->driver->verify == NULL ||
+	    !(db->driver->caps & PASSDB_CAN_VERIFY)) {
 		reply_status(db, PASSDB_TEMPFAIL, user, cb, arg);
 		return;
 	}
@@ -169,7 +170,8 @@ void
 passdb_lookup(struct passdb *db, const char *user, const char *scheme,
     passdb_cb *cb, void *arg)
 {
-	if (db->driver->lookup == NULL || !(db->driver->caps & PASSDB_CAN_LOOKUP)) {
+	if (db->driver->lookup == NULL ||
+	    !(db->driver->caps & PASSDB_CAN_LOOKUP)) {
 		reply_status(db, PASSDB_NO_SCHEME, user, cb, arg);
 		return;
 	}

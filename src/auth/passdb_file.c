@@ -23,54 +23,54 @@
 #include "core/str.h"
 #include "net/workpool.h"
 
-#define PF_USER_MAX	255
-#define PF_EXTRA_FIELD	5	/* ':' separators in rest before extra fields */
+#define PF_USER_MAX    255
+#define PF_EXTRA_FIELD 5 /* ':' separators in rest before extra fields */
 
 struct pf_user {
-	char		*key;		/* lower-cased login */
-	char		*user;		/* as written in the file */
-	char		*password;	/* stored value; wiped on free */
-	int		 disabled;
-	struct pf_user	*next;
+	char *key;      /* lower-cased login */
+	char *user;     /* as written in the file */
+	char *password; /* stored value; wiped on free */
+	int disabled;
+	struct pf_user *next;
 };
 
 struct pf_table {
-	struct pf_user	**buckets;
-	size_t		  nbuckets;	/* power of two */
-	size_t		  nusers;
+	struct pf_user **buckets;
+	size_t nbuckets; /* power of two */
+	size_t nusers;
 };
 
 struct pf_stat {
-	dev_t		dev;
-	ino_t		ino;
-	off_t		size;
-	struct timespec	mtime;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
 };
 
 struct pf_priv {
-	char		 path[PATH_MAX];
-	struct pf_table	*t;
-	struct pf_stat	 st;
-	time_t		 last_check;	/* monotonic seconds */
-	int		 stat_warned;
+	char path[PATH_MAX];
+	struct pf_table *t;
+	struct pf_stat st;
+	time_t last_check; /* monotonic seconds */
+	int stat_warned;
 };
 
 /* One verification travelling to the pool and back. */
 struct pf_job {
-	passdb_cb		*cb;
-	void			*arg;
-	struct secret		*password;
-	struct secret		*stored;	/* NULL: unknown user, dummy hash */
-	char			 user[PF_USER_MAX + 1];
-	int			 disabled;
-	enum passdb_status	 status;
-	int			 malformed;
+	passdb_cb *cb;
+	void *arg;
+	struct secret *password;
+	struct secret *stored; /* NULL: unknown user, dummy hash */
+	char user[PF_USER_MAX + 1];
+	int disabled;
+	enum passdb_status status;
+	int malformed;
 };
 
 static uint64_t
 pf_hash(const char *key)
 {
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
 
 	for (; *key != '\0'; key++) {
 		h ^= (unsigned char)*key;
@@ -197,7 +197,7 @@ pf_build(const struct userfile *uf, const char *path)
 			continue;
 		if (pf_find(t, key) != NULL) {
 			log_warn("passwd-file: path=%s line=%d user=%s "
-				 "duplicate entry ignored",
+			         "duplicate entry ignored",
 			    path, l->lineno,
 			    log_q(q, sizeof(q), l->user, (size_t)-1));
 			continue;
@@ -257,8 +257,8 @@ pf_load(struct pf_priv *pp, char *err, size_t errlen)
 	struct pf_stat st;
 
 	if (pf_stat_of(pp->path, &st) < 0) {
-		(void)snprintf(err, errlen, "%s: %s", pp->path,
-		    strerror(errno));
+		(void)snprintf(
+		    err, errlen, "%s: %s", pp->path, strerror(errno));
 		return -1;
 	}
 	if (userfile_load(pp->path, &uf, err, errlen) < 0)
@@ -274,8 +274,7 @@ pf_load(struct pf_priv *pp, char *err, size_t errlen)
 	pp->st = st;
 	pp->last_check = pf_now();
 	pp->stat_warned = 0;
-	log_info("passwd-file: path=%s users=%zu loaded", pp->path,
-	    t->nusers);
+	log_info("passwd-file: path=%s users=%zu loaded", pp->path, t->nusers);
 	return 0;
 }
 
@@ -293,7 +292,7 @@ pf_maybe_reload(struct pf_priv *pp)
 	if (pf_stat_of(pp->path, &st) < 0) {
 		if (!pp->stat_warned)
 			log_warn("passwd-file: path=%s cannot stat: %s; "
-				 "keeping the loaded users",
+			         "keeping the loaded users",
 			    pp->path, strerror(errno));
 		pp->stat_warned = 1;
 		return;
@@ -304,9 +303,9 @@ pf_maybe_reload(struct pf_priv *pp)
 		return;
 	if (pf_load(pp, err, sizeof(err)) < 0) {
 		log_warn("passwd-file: reload failed, keeping the loaded "
-			 "users: %s",
+		         "users: %s",
 		    err);
-		pp->st = st;	/* do not retry until it changes again */
+		pp->st = st; /* do not retry until it changes again */
 	}
 }
 
@@ -395,7 +394,7 @@ pf_done(void *arg)
 
 	if (j->malformed)
 		log_warn("passwd-file: user=%s stored password is malformed "
-			 "or of an unknown scheme",
+		         "or of an unknown scheme",
 		    log_q(q, sizeof(q), j->user, (size_t)-1));
 	memset(&r, 0, sizeof(r));
 	r.status = j->status;
@@ -445,13 +444,14 @@ tempfail:
 		pf_job_free(j);
 	r.status = PASSDB_TEMPFAIL;
 	if (passdb_reply_later(db, &r, cb, arg) < 0)
-		log_err("passwd-file: cannot schedule a reply; request dropped");
+		log_err(
+		    "passwd-file: cannot schedule a reply; request dropped");
 }
 
 /* split_stored - "{NAME}data" or a bare crypt string into scheme name and data. */
 static int
-split_stored(const char *stored, char *name, size_t namelen,
-    const char **data_r)
+split_stored(
+    const char *stored, char *name, size_t namelen, const char **data_r)
 {
 	const struct pw_scheme *s;
 	const char *end;
@@ -510,7 +510,8 @@ pf_lookup(struct passdb *db, const char *user, const char *scheme,
 			r.flags |= CRED_DISABLED;
 	}
 	if (passdb_reply_later(db, &r, cb, arg) < 0)
-		log_err("passwd-file: cannot schedule a reply; request dropped");
+		log_err(
+		    "passwd-file: cannot schedule a reply; request dropped");
 	secret_free(sec);
 }
 
@@ -527,16 +528,17 @@ pf_exists(struct passdb *db, const char *user, passdb_cb *cb, void *arg)
 	r.status = u != NULL ? PASSDB_OK : PASSDB_NO_USER;
 	r.user = u != NULL ? u->user : user;
 	if (passdb_reply_later(db, &r, cb, arg) < 0)
-		log_err("passwd-file: cannot schedule a reply; request dropped");
+		log_err(
+		    "passwd-file: cannot schedule a reply; request dropped");
 }
 
 const struct passdb_driver passdb_driver_file = {
-	.name = "passwd-file",
-	.caps = PASSDB_CAN_LOOKUP | PASSDB_CAN_VERIFY,
-	.open = pf_open,
-	.lookup = pf_lookup,
-	.verify = pf_verify,
-	.exists = pf_exists,
-	.reload = pf_reload,
-	.close = pf_close,
+    .name = "passwd-file",
+    .caps = PASSDB_CAN_LOOKUP | PASSDB_CAN_VERIFY,
+    .open = pf_open,
+    .lookup = pf_lookup,
+    .verify = pf_verify,
+    .exists = pf_exists,
+    .reload = pf_reload,
+    .close = pf_close,
 };

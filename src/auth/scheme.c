@@ -18,8 +18,8 @@
 #include "core/str.h"
 
 #define SCHEME_NAME_MAX 32
-#define SHA512_LEN	64
-#define STORED_MAX	512
+#define SHA512_LEN      64
+#define STORED_MAX      512
 
 /* PLAIN / CLEAR - the password itself. */
 static int
@@ -35,8 +35,8 @@ plain_verify(const struct secret *plain, const char *stored)
 
 /* sha512_of - SHA-512 of plain || salt into md (64 bytes); 0 or -1. */
 static int
-sha512_of(const struct secret *plain, const unsigned char *salt,
-    size_t saltlen, unsigned char *md)
+sha512_of(const struct secret *plain, const unsigned char *salt, size_t saltlen,
+    unsigned char *md)
 {
 	EVP_MD_CTX *ctx;
 	unsigned int mdlen = 0;
@@ -66,7 +66,7 @@ ssha_verify(const struct secret *plain, const char *stored, int salted)
 	    (salted && n <= SHA512_LEN))
 		return -1;
 	if (sha512_of(plain, raw + SHA512_LEN,
-		salted ? (size_t)n - SHA512_LEN : 0, md) < 0)
+	        salted ? (size_t)n - SHA512_LEN : 0, md) < 0)
 		return -1;
 	rc = ct_memeq(md, raw, SHA512_LEN);
 	secret_wipe(md, sizeof(md));
@@ -86,57 +86,57 @@ ssha512_verify(const struct secret *plain, const char *stored)
 }
 
 static const struct pw_scheme pw_scheme_plain = {
-	.name = "PLAIN",
-	.flags = PW_WEAK,
-	.verify = plain_verify,
+    .name = "PLAIN",
+    .flags = PW_WEAK,
+    .verify = plain_verify,
 };
 
 static const struct pw_scheme pw_scheme_clear = {
-	.name = "CLEAR",
-	.flags = PW_WEAK,
-	.verify = plain_verify,
+    .name = "CLEAR",
+    .flags = PW_WEAK,
+    .verify = plain_verify,
 };
 
 static const struct pw_scheme pw_scheme_sha512 = {
-	.name = "SHA512",
-	.flags = PW_WEAK,
-	.verify = sha512_verify,
+    .name = "SHA512",
+    .flags = PW_WEAK,
+    .verify = sha512_verify,
 };
 
 static const struct pw_scheme pw_scheme_ssha512 = {
-	.name = "SSHA512",
-	.flags = PW_WEAK,
-	.verify = ssha512_verify,
+    .name = "SSHA512",
+    .flags = PW_WEAK,
+    .verify = ssha512_verify,
 };
 
 static const struct pw_scheme *const schemes[] = {
-	&pw_scheme_argon2id,
-	&pw_scheme_argon2i,
-	&pw_scheme_sha512_crypt,
-	&pw_scheme_sha256_crypt,
-	&pw_scheme_blf_crypt,
-	&pw_scheme_yescrypt,
-	&pw_scheme_crypt,
-	&pw_scheme_ssha512,
-	&pw_scheme_sha512,
-	&pw_scheme_plain,
-	&pw_scheme_clear,
-	NULL,
+    &pw_scheme_argon2id,
+    &pw_scheme_argon2i,
+    &pw_scheme_sha512_crypt,
+    &pw_scheme_sha256_crypt,
+    &pw_scheme_blf_crypt,
+    &pw_scheme_yescrypt,
+    &pw_scheme_crypt,
+    &pw_scheme_ssha512,
+    &pw_scheme_sha512,
+    &pw_scheme_plain,
+    &pw_scheme_clear,
+    NULL,
 };
 
 /* Bare crypt strings: prefix -> scheme. Longest prefixes first. */
 static const struct {
-	const char		*prefix;
-	const struct pw_scheme	*scheme;
+	const char *prefix;
+	const struct pw_scheme *scheme;
 } crypt_prefixes[] = {
-	{ "$argon2id$", &pw_scheme_argon2id },
-	{ "$argon2i$", &pw_scheme_argon2i },
-	{ "$6$", &pw_scheme_sha512_crypt },
-	{ "$5$", &pw_scheme_sha256_crypt },
-	{ "$2b$", &pw_scheme_blf_crypt },
-	{ "$2y$", &pw_scheme_blf_crypt },
-	{ "$2a$", &pw_scheme_blf_crypt },
-	{ "$y$", &pw_scheme_yescrypt },
+    {"$argon2id$", &pw_scheme_argon2id},
+    {"$argon2i$", &pw_scheme_argon2i},
+    {"$6$", &pw_scheme_sha512_crypt},
+    {"$5$", &pw_scheme_sha256_crypt},
+    {"$2b$", &pw_scheme_blf_crypt},
+    {"$2y$", &pw_scheme_blf_crypt},
+    {"$2a$", &pw_scheme_blf_crypt},
+    {"$y$", &pw_scheme_yescrypt},
 };
 
 const struct pw_scheme *
@@ -178,7 +178,7 @@ pw_split(const char *stored, const char **data_r)
 	for (i = 0; i < sizeof(crypt_prefixes) / sizeof(crypt_prefixes[0]);
 	     i++) {
 		if (strncmp(stored, crypt_prefixes[i].prefix,
-			strlen(crypt_prefixes[i].prefix)) == 0) {
+		        strlen(crypt_prefixes[i].prefix)) == 0) {
 			if (data_r != NULL)
 				*data_r = stored;
 			return crypt_prefixes[i].scheme;
@@ -205,15 +205,15 @@ pw_verify(const struct secret *plain, const char *stored)
 }
 
 int
-pw_hash(const char *scheme, const struct secret *plain, char *out,
-    size_t outlen)
+pw_hash(
+    const char *scheme, const struct secret *plain, char *out, size_t outlen)
 {
 	const struct pw_scheme *s = pw_scheme_find(scheme);
 	char tmp[STORED_MAX];
 	int n;
 
-	if (s == NULL || s->generate == NULL ||
-	    !(s->flags & PW_CAN_GENERATE) || plain == NULL)
+	if (s == NULL || s->generate == NULL || !(s->flags & PW_CAN_GENERATE) ||
+	    plain == NULL)
 		return -1;
 	if (s->generate(plain, tmp, sizeof(tmp)) < 0) {
 		secret_wipe(tmp, sizeof(tmp));
@@ -238,9 +238,9 @@ void
 pw_dummy_verify(const struct secret *plain)
 {
 	static const char fixed[] = "postern-dummy-password";
-	struct secret s = { (unsigned char *)(uintptr_t)fixed,
-		sizeof(fixed) - 1 };
-	struct secret empty = { (unsigned char *)(uintptr_t)"", 0 };
+	struct secret s = {
+	    (unsigned char *)(uintptr_t)fixed, sizeof(fixed) - 1};
+	struct secret empty = {(unsigned char *)(uintptr_t) "", 0};
 	const struct secret *p = plain != NULL ? plain : &empty;
 	int ready;
 
@@ -248,7 +248,7 @@ pw_dummy_verify(const struct secret *plain)
 		return;
 	if (!dummy_ready &&
 	    pw_scheme_argon2id.generate(&s, dummy_hash, sizeof(dummy_hash)) ==
-		0)
+	        0)
 		dummy_ready = 1;
 	ready = dummy_ready;
 	(void)pthread_mutex_unlock(&dummy_mtx);

@@ -130,37 +130,37 @@ yescrypt_generate(const struct secret *plain, char *out, size_t outlen)
 }
 
 const struct pw_scheme pw_scheme_sha512_crypt = {
-	.name = "SHA512-CRYPT",
-	.flags = PW_CAN_GENERATE,
-	.verify = sha512_crypt_verify,
-	.generate = sha512_crypt_generate,
+    .name = "SHA512-CRYPT",
+    .flags = PW_CAN_GENERATE,
+    .verify = sha512_crypt_verify,
+    .generate = sha512_crypt_generate,
 };
 
 const struct pw_scheme pw_scheme_sha256_crypt = {
-	.name = "SHA256-CRYPT",
-	.flags = PW_CAN_GENERATE,
-	.verify = sha256_crypt_verify,
-	.generate = sha256_crypt_generate,
+    .name = "SHA256-CRYPT",
+    .flags = PW_CAN_GENERATE,
+    .verify = sha256_crypt_verify,
+    .generate = sha256_crypt_generate,
 };
 
 const struct pw_scheme pw_scheme_blf_crypt = {
-	.name = "BLF-CRYPT",
-	.flags = PW_CAN_GENERATE,
-	.verify = blf_crypt_verify,
-	.generate = blf_crypt_generate,
+    .name = "BLF-CRYPT",
+    .flags = PW_CAN_GENERATE,
+    .verify = blf_crypt_verify,
+    .generate = blf_crypt_generate,
 };
 
 const struct pw_scheme pw_scheme_yescrypt = {
-	.name = "YESCRYPT",
-	.flags = PW_CAN_GENERATE,
-	.verify = yescrypt_verify,
-	.generate = yescrypt_generate,
+    .name = "YESCRYPT",
+    .flags = PW_CAN_GENERATE,
+    .verify = yescrypt_verify,
+    .generate = yescrypt_generate,
 };
 
 /* CRYPT - whatever crypt(3) understands; verify only (Dovecot's CRYPT generates DES). */
 const struct pw_scheme pw_scheme_crypt = {
-	.name = "CRYPT",
-	.flags = 0,
-	.verify = any_crypt_verify,
-	.generate = NULL,
+    .name = "CRYPT",
+    .flags = 0,
+    .verify = any_crypt_verify,
+    .generate = NULL,
 };

@@ -26,11 +26,11 @@ argon2id_verify(const struct secret *plain, const char *stored)
 		return -1;
 	/* needs_rehash parses the string: -1 means it is not a valid hash */
 	if (crypto_pwhash_argon2id_str_needs_rehash(stored,
-		crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE,
-		crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE) < 0)
+	        crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE,
+	        crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE) < 0)
 		return -1;
-	return crypto_pwhash_argon2id_str_verify(stored,
-		   (const char *)plain->data, plain->len) == 0
+	return crypto_pwhash_argon2id_str_verify(
+	           stored, (const char *)plain->data, plain->len) == 0
 	    ? 1
 	    : 0;
 }
@@ -43,11 +43,11 @@ argon2i_verify(const struct secret *plain, const char *stored)
 	if (strncmp(stored, "$argon2i$", 9) != 0)
 		return -1;
 	if (crypto_pwhash_argon2i_str_needs_rehash(stored,
-		crypto_pwhash_argon2i_OPSLIMIT_INTERACTIVE,
-		crypto_pwhash_argon2i_MEMLIMIT_INTERACTIVE) < 0)
+	        crypto_pwhash_argon2i_OPSLIMIT_INTERACTIVE,
+	        crypto_pwhash_argon2i_MEMLIMIT_INTERACTIVE) < 0)
 		return -1;
-	return crypto_pwhash_argon2i_str_verify(stored,
-		   (const char *)plain->data, plain->len) == 0
+	return crypto_pwhash_argon2i_str_verify(
+	           stored, (const char *)plain->data, plain->len) == 0
 	    ? 1
 	    : 0;
 }
@@ -61,8 +61,8 @@ argon2id_generate(const struct secret *plain, char *out, size_t outlen)
 	if (sodium_ready() < 0)
 		return -1;
 	if (crypto_pwhash_argon2id_str(tmp, (const char *)plain->data,
-		plain->len, crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE,
-		crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE) != 0)
+	        plain->len, crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE,
+	        crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE) != 0)
 		return -1;
 	n = strlen(tmp);
 	if (n >= outlen)
@@ -80,8 +80,8 @@ argon2i_generate(const struct secret *plain, char *out, size_t outlen)
 	if (sodium_ready() < 0)
 		return -1;
 	if (crypto_pwhash_argon2i_str(tmp, (const char *)plain->data,
-		plain->len, crypto_pwhash_argon2i_OPSLIMIT_INTERACTIVE,
-		crypto_pwhash_argon2i_MEMLIMIT_INTERACTIVE) != 0)
+	        plain->len, crypto_pwhash_argon2i_OPSLIMIT_INTERACTIVE,
+	        crypto_pwhash_argon2i_MEMLIMIT_INTERACTIVE) != 0)
 		return -1;
 	n = strlen(tmp);
 	if (n >= outlen)
@@ -91,15 +91,15 @@ argon2i_generate(const struct secret *plain, char *out, size_t outlen)
 }
 
 const struct pw_scheme pw_scheme_argon2id = {
-	.name = "ARGON2ID",
-	.flags = PW_CAN_GENERATE,
-	.verify = argon2id_verify,
-	.generate = argon2id_generate,
+    .name = "ARGON2ID",
+    .flags = PW_CAN_GENERATE,
+    .verify = argon2id_verify,
+    .generate = argon2id_generate,
 };
 
 const struct pw_scheme pw_scheme_argon2i = {
-	.name = "ARGON2I",
-	.flags = PW_CAN_GENERATE,
-	.verify = argon2i_verify,
-	.generate = argon2i_generate,
+    .name = "ARGON2I",
+    .flags = PW_CAN_GENERATE,
+    .verify = argon2i_verify,
+    .generate = argon2i_generate,
 };

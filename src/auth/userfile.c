@@ -178,8 +178,8 @@ userfile_load(const char *path, struct userfile *uf, char *err, size_t errlen)
 		uf->n++;
 	}
 	if (rc == 0 && ferror(fp)) {
-		(void)snprintf(err, errlen, "%s: read error: %s", path,
-		    strerror(errno));
+		(void)snprintf(
+		    err, errlen, "%s: read error: %s", path, strerror(errno));
 		rc = -2;
 	}
 	if (line != NULL) {
@@ -220,7 +220,7 @@ write_line(int fd, const struct userfile_line *l)
 {
 	if (l->raw != NULL)
 		return write_all(fd, l->raw, strlen(l->raw)) < 0 ||
-			write_all(fd, "\n", 1) < 0
+		        write_all(fd, "\n", 1) < 0
 		    ? -1
 		    : 0;
 	if (write_all(fd, l->user, strlen(l->user)) < 0 ||
@@ -229,7 +229,7 @@ write_line(int fd, const struct userfile_line *l)
 		return -1;
 	if (l->rest != NULL && l->rest[0] != '\0' &&
 	    (write_all(fd, ":", 1) < 0 ||
-		write_all(fd, l->rest, strlen(l->rest)) < 0))
+	        write_all(fd, l->rest, strlen(l->rest)) < 0))
 		return -1;
 	return write_all(fd, "\n", 1);
 }
@@ -249,8 +249,8 @@ fsync_dir(const char *dir)
 }
 
 int
-userfile_save(const char *path, const struct userfile *uf, char *err,
-    size_t errlen)
+userfile_save(
+    const char *path, const struct userfile *uf, char *err, size_t errlen)
 {
 	char dirbuf[PATH_MAX], basebuf[PATH_MAX], tmp[PATH_MAX];
 	const char *dir, *base;
@@ -298,8 +298,8 @@ userfile_save(const char *path, const struct userfile *uf, char *err,
 	return 0;
 
 fail:
-	(void)snprintf(err, errlen, "%s: cannot write: %s", path,
-	    strerror(errno));
+	(void)snprintf(
+	    err, errlen, "%s: cannot write: %s", path, strerror(errno));
 	if (fd >= 0)
 		(void)close(fd);
 	(void)unlink(tmp);

@@ -13,8 +13,8 @@
 #include "core/str.h"
 
 #define ADDR_MAILBOX_MAX (ADDR_LOCAL_MAX + 1 + ADDR_DOMAIN_MAX)
-#define ADDR_LABEL_MAX	 63  /* RFC 1035 §2.3.4 */
-#define ADDR_LIT_MAX	 64  /* "[IPv6:" + 45 + "]" fits */
+#define ADDR_LABEL_MAX   63 /* RFC 1035 §2.3.4 */
+#define ADDR_LIT_MAX     64 /* "[IPv6:" + 45 + "]" fits */
 
 static int
 is_alpha(unsigned char c)
@@ -28,6 +28,12 @@ is_digit(unsigned char c)
 	return c >= '0' && c <= '9';
 }
 
+static int
+is_hex(unsigned char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
 /*
  * atext = ALPHA / DIGIT / "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" /
  *         "-" / "/" / "=" / "?" / "^" / "_" / "`" / "{" / "|" / "}" / "~"
@@ -38,7 +44,9 @@ is_atext(unsigned char c, unsigned int flags)
 {
 	if (c >= 0x80)
 		return (flags & ADDR_F_UTF8) != 0;
-	return is_alpha(c) || is_digit(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+	/* c != 0: strchr() would find the terminator */
+	return is_alpha(c) || is_digit(c) ||
+	    (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 /* utf8_clean - valid UTF-8 with no C1 control (U+0080..U+009F = C2 80..9F). */
@@ -63,8 +71,8 @@ utf8_clean(const char *s, size_t len)
  * Scans s[pos..len) and sets *end past the Dot-string.
  */
 static int
-scan_dot_string(const char *s, size_t len, size_t pos, unsigned int flags,
-    size_t *end)
+scan_dot_string(
+    const char *s, size_t len, size_t pos, unsigned int flags, size_t *end)
 {
 	size_t i;
 
@@ -92,8 +100,8 @@ scan_dot_string(const char *s, size_t len, size_t pos, unsigned int flags,
  * mailbox of ours has an empty local part.
  */
 static int
-scan_quoted(const char *s, size_t len, size_t pos, unsigned int flags,
-    size_t *end)
+scan_quoted(
+    const char *s, size_t len, size_t pos, unsigned int flags, size_t *end)
 {
 	size_t i;
 	unsigned char c;
@@ -132,8 +140,8 @@ scan_quoted(const char *s, size_t len, size_t pos, unsigned int flags,
 
 /* Local-part = Dot-string / Quoted-string, at most 64 octets as sent. */
 static int
-scan_local(const char *s, size_t len, size_t pos, unsigned int flags,
-    size_t *end)
+scan_local(
+    const char *s, size_t len, size_t pos, unsigned int flags, size_t *end)
 {
 	size_t e;
 	int rc;
@@ -161,8 +169,8 @@ scan_local(const char *s, size_t len, size_t pos, unsigned int flags,
  * to whoever converts them to A-labels.
  */
 static int
-scan_domain_name(const char *s, size_t len, size_t pos, unsigned int flags,
-    size_t *end)
+scan_domain_name(
+    const char *s, size_t len, size_t pos, unsigned int flags, size_t *end)
 {
 	size_t i, label;
 	unsigned char c;
@@ -245,8 +253,7 @@ valid_ipv6(const char *s, size_t len)
 	if (len == 0 || len >= sizeof(tmp))
 		return 0;
 	for (i = 0; i < len; i++) {
-		if (!is_digit((unsigned char)s[i]) &&
-		    strchr("abcdefABCDEF:.", s[i]) == NULL)
+		if (!is_hex((unsigned char)s[i]) && s[i] != ':' && s[i] != '.')
 			return 0;
 	}
 	memcpy(tmp, s, len);
@@ -287,8 +294,8 @@ scan_literal(const char *s, size_t len, size_t pos, size_t *end)
 
 /* Domain / address-literal */
 static int
-scan_domain(const char *s, size_t len, size_t pos, unsigned int flags,
-    size_t *end)
+scan_domain(
+    const char *s, size_t len, size_t pos, unsigned int flags, size_t *end)
 {
 	if (pos >= len)
 		return -1;
@@ -325,8 +332,7 @@ scan_mailbox(const char *s, size_t len, size_t pos, unsigned int flags,
  * RFC 5321 §4.1.2 and appendix C: accepted for compatibility, then ignored.
  */
 static int
-skip_adl(const char *s, size_t len, size_t pos, unsigned int flags,
-    size_t *end)
+skip_adl(const char *s, size_t len, size_t pos, unsigned int flags, size_t *end)
 {
 	size_t i;
 
@@ -393,8 +399,8 @@ addr_parse_path(const char *s, size_t len, unsigned int flags,
 }
 
 int
-addr_parse_mailbox(const char *s, size_t len, unsigned int flags,
-    struct mailaddr *out)
+addr_parse_mailbox(
+    const char *s, size_t len, unsigned int flags, struct mailaddr *out)
 {
 	struct mailaddr a;
 	size_t end;

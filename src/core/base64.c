@@ -32,7 +32,8 @@ base64_encode(const void *in, size_t n, char *out, size_t outsize)
 	size_t i, o;
 	unsigned long v;
 
-	if (n > ((size_t)-1 - 1) / 4 * 3 - 2 || outsize < base64_encoded_size(n))
+	if (n > ((size_t)-1 - 1) / 4 * 3 - 2 ||
+	    outsize < base64_encoded_size(n))
 		return -1;
 	o = 0;
 	for (i = 0; i + 3 <= n; i += 3) {

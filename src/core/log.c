@@ -24,10 +24,10 @@ static char log_role[LOG_ROLE_MAX] = "postern";
 static atomic_int log_min = LOG_LEVEL_INFO;
 
 static const char *const log_words[] = {
-	[LOG_LEVEL_DEBUG] = "debug",
-	[LOG_LEVEL_INFO] = "info",
-	[LOG_LEVEL_WARN] = "warn",
-	[LOG_LEVEL_ERR] = "error",
+    [LOG_LEVEL_DEBUG] = "debug",
+    [LOG_LEVEL_INFO] = "info",
+    [LOG_LEVEL_WARN] = "warn",
+    [LOG_LEVEL_ERR] = "error",
 };
 
 void
@@ -77,9 +77,9 @@ log_vwrite(enum log_level lvl, const char *fmt, va_list ap)
 	}
 	n = snprintf(line, sizeof(line),
 	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ postern[%ld] %s: %s: ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L, (long)getpid(),
-	    log_role, log_words[lvl]);
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, ts.tv_nsec / 1000000L, (long)getpid(), log_role,
+	    log_words[lvl]);
 	if (n < 0)
 		return;
 	hdr = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;

@@ -41,6 +41,7 @@ noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * log_q - render untrusted s (length len, or strlen if len == (size_t)-1) as a
  * log value into out: bare if it has only [A-Za-z0-9._@:/+-=], else
  * double-quoted with \", \\ and \xNN escapes; truncated with "..." to fit.
+ * An empty (or NULL) s is rendered as "".
  * Returns out.
  */
 const char *log_q(char *out, size_t outlen, const char *s, size_t len);

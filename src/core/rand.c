@@ -43,8 +43,8 @@ void
 rand_token(char *out, size_t n)
 {
 	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				       "abcdefghijklmnopqrstuvwxyz"
-				       "0123456789";
+	                               "abcdefghijklmnopqrstuvwxyz"
+	                               "0123456789";
 	size_t i;
 
 	if (pthread_once(&rand_once, rand_init) != 0)

@@ -73,8 +73,9 @@ int
 str_iprefix(const char *s, const char *prefix)
 {
 	for (; *prefix != '\0'; s++, prefix++) {
-		if (*s == '\0' || ascii_lower((unsigned char)*s) !=
-		    ascii_lower((unsigned char)*prefix))
+		if (*s == '\0' ||
+		    ascii_lower((unsigned char)*s) !=
+		        ascii_lower((unsigned char)*prefix))
 			return 0;
 	}
 	return 1;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 /* xtext_decode - decode in[0..n) into out (NUL-terminated); length, or -1 invalid/too small. */
+/* ("+00" is rejected as invalid: the output is a C string.) */
 long xtext_decode(const char *in, size_t n, char *out, size_t outsize);
 
 /* xtext_encode - encode in[0..n) into out (NUL-terminated); length, or -1 too small. */

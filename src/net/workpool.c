@@ -19,33 +19,33 @@
 #define WORKPOOL_MAX_THREADS 256
 
 struct wp_job {
-	workpool_fn	*work;
-	workpool_fn	*done;
-	void		*arg;
-	struct wp_job	*next;
+	workpool_fn *work;
+	workpool_fn *done;
+	void *arg;
+	struct wp_job *next;
 };
 
 struct wp_queue {
-	struct wp_job	*head;
-	struct wp_job	*tail;
+	struct wp_job *head;
+	struct wp_job *tail;
 };
 
 struct workpool {
-	struct event_base	*base;
-	struct event		*ev;
-	int			 efd;
+	struct event_base *base;
+	struct event *ev;
+	int efd;
 
-	pthread_mutex_t		 mtx;
-	pthread_cond_t		 cond;
-	struct wp_queue		 todo;		/* waiting for a worker */
-	struct wp_queue		 done;		/* waiting for the loop */
-	size_t			 ntodo;
-	size_t			 pending;	/* submitted, done() not yet run */
-	size_t			 max_queue;
-	int			 stop;
+	pthread_mutex_t mtx;
+	pthread_cond_t cond;
+	struct wp_queue todo; /* waiting for a worker */
+	struct wp_queue done; /* waiting for the loop */
+	size_t ntodo;
+	size_t pending; /* submitted, done() not yet run */
+	size_t max_queue;
+	int stop;
 
-	pthread_t		*threads;
-	unsigned int		 nthreads;
+	pthread_t *threads;
+	unsigned int nthreads;
 };
 
 static void
@@ -215,8 +215,8 @@ fail_mtx:
 }
 
 int
-workpool_submit(struct workpool *p, workpool_fn *work, workpool_fn *done,
-    void *arg)
+workpool_submit(
+    struct workpool *p, workpool_fn *work, workpool_fn *done, void *arg)
 {
 	struct wp_job *j;
 

@@ -49,8 +49,8 @@ sasl_client_free(struct sasl_client *c)
 }
 
 enum sasl_status
-sasl_client_step(struct sasl_client *c, const struct bytes *challenge,
-    struct buf *response)
+sasl_client_step(
+    struct sasl_client *c, const struct bytes *challenge, struct buf *response)
 {
 	buf_reset(response);
 	if (c->steps >= SASL_STEPS_MAX)

@@ -85,8 +85,8 @@ x_end(struct sasl_exchange *x, enum sasl_status st)
 }
 
 enum sasl_status
-sasl_exchange_step(struct sasl_exchange *x, const struct bytes *in,
-    struct buf *out)
+sasl_exchange_step(
+    struct sasl_exchange *x, const struct bytes *in, struct buf *out)
 {
 	enum sasl_status st;
 
@@ -111,8 +111,8 @@ sasl_exchange_step(struct sasl_exchange *x, const struct bytes *in,
 }
 
 enum sasl_status
-sasl_exchange_resume(struct sasl_exchange *x, const struct cred_result *r,
-    struct buf *out)
+sasl_exchange_resume(
+    struct sasl_exchange *x, const struct cred_result *r, struct buf *out)
 {
 	enum sasl_status st;
 
@@ -212,7 +212,8 @@ sasl_x_fail(struct sasl_exchange *x, enum sasl_error e)
 enum sasl_status
 sasl_x_finish_identity(struct sasl_exchange *x, const char *canon)
 {
-	const char *self = canon != NULL && canon[0] != '\0' ? canon : x->authcid;
+	const char *self =
+	    canon != NULL && canon[0] != '\0' ? canon : x->authcid;
 
 	if (self[0] == '\0')
 		return sasl_x_fail(x, SASL_ERR_CREDENTIALS);

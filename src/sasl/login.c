@@ -18,8 +18,8 @@
 
 enum login_phase {
 	LOGIN_START,
-	LOGIN_WANT_USER,	/* "Username:" sent */
-	LOGIN_WANT_PASS,	/* "Password:" sent */
+	LOGIN_WANT_USER, /* "Username:" sent */
+	LOGIN_WANT_PASS, /* "Password:" sent */
 	LOGIN_DONE,
 };
 
@@ -28,8 +28,8 @@ struct login_state {
 };
 
 struct login_client_state {
-	int	sent_user;
-	int	sent_pass;
+	int sent_user;
+	int sent_pass;
 };
 
 /* login_user - take the user name and ask for the password. */
@@ -77,8 +77,8 @@ login_step(struct sasl_exchange *x, const struct bytes *in, struct buf *out)
 }
 
 static enum sasl_status
-login_resume(struct sasl_exchange *x, const struct cred_result *r,
-    struct buf *out)
+login_resume(
+    struct sasl_exchange *x, const struct cred_result *r, struct buf *out)
 {
 	(void)out;
 	return sasl_x_verify_result(x, r);
@@ -100,8 +100,8 @@ prompt_is(const struct bytes *ch, const char *word)
  * answered in order: user name first, then password.
  */
 static enum sasl_status
-login_client_step(struct sasl_client *c, const struct bytes *challenge,
-    struct buf *response)
+login_client_step(
+    struct sasl_client *c, const struct bytes *challenge, struct buf *response)
 {
 	struct login_client_state *st = c->state;
 	size_t clen = c->authcid != NULL ? strlen(c->authcid) : 0;
@@ -139,13 +139,13 @@ login_client_step(struct sasl_client *c, const struct bytes *challenge,
 }
 
 const struct sasl_mech sasl_mech_login = {
-	.name = "LOGIN",
-	.flags = SASL_F_PLAINTEXT,
-	.need = SASL_NEED_VERIFY,
-	.scheme = NULL,
-	.state_size = sizeof(struct login_state),
-	.step = login_step,
-	.resume = login_resume,
-	.client_state_size = sizeof(struct login_client_state),
-	.client_step = login_client_step,
+    .name = "LOGIN",
+    .flags = SASL_F_PLAINTEXT,
+    .need = SASL_NEED_VERIFY,
+    .scheme = NULL,
+    .state_size = sizeof(struct login_state),
+    .step = login_step,
+    .resume = login_resume,
+    .client_state_size = sizeof(struct login_client_state),
+    .client_step = login_client_step,
 };

@@ -17,12 +17,12 @@
 #include "sasl/registry.h"
 
 struct plain_state {
-	int	challenged;	/* sent the empty challenge already */
-	int	got_message;
+	int challenged; /* sent the empty challenge already */
+	int got_message;
 };
 
 struct plain_client_state {
-	int	sent;
+	int sent;
 };
 
 static enum sasl_status
@@ -76,8 +76,8 @@ plain_step(struct sasl_exchange *x, const struct bytes *in, struct buf *out)
 }
 
 static enum sasl_status
-plain_resume(struct sasl_exchange *x, const struct cred_result *r,
-    struct buf *out)
+plain_resume(
+    struct sasl_exchange *x, const struct cred_result *r, struct buf *out)
 {
 	(void)out;
 	return sasl_x_verify_result(x, r);
@@ -85,8 +85,8 @@ plain_resume(struct sasl_exchange *x, const struct cred_result *r,
 
 /* plain_client_step - the whole message, as initial response or after "334 ". */
 static enum sasl_status
-plain_client_step(struct sasl_client *c, const struct bytes *challenge,
-    struct buf *response)
+plain_client_step(
+    struct sasl_client *c, const struct bytes *challenge, struct buf *response)
 {
 	struct plain_client_state *st = c->state;
 	const char *authzid = c->authzid != NULL ? c->authzid : "";
@@ -95,7 +95,7 @@ plain_client_step(struct sasl_client *c, const struct bytes *challenge,
 
 	(void)challenge;
 	if (st->sent)
-		return SASL_FAIL;	/* PLAIN has no second round */
+		return SASL_FAIL; /* PLAIN has no second round */
 	if (clen == 0 || clen > SASL_USER_MAX || zlen > SASL_USER_MAX ||
 	    c->password == NULL || c->password->len == 0 ||
 	    c->password->len > SASL_PASS_MAX ||
@@ -115,13 +115,13 @@ plain_client_step(struct sasl_client *c, const struct bytes *challenge,
 }
 
 const struct sasl_mech sasl_mech_plain = {
-	.name = "PLAIN",
-	.flags = SASL_F_PLAINTEXT | SASL_F_CLIENT_FIRST,
-	.need = SASL_NEED_VERIFY,
-	.scheme = NULL,
-	.state_size = sizeof(struct plain_state),
-	.step = plain_step,
-	.resume = plain_resume,
-	.client_state_size = sizeof(struct plain_client_state),
-	.client_step = plain_client_step,
+    .name = "PLAIN",
+    .flags = SASL_F_PLAINTEXT | SASL_F_CLIENT_FIRST,
+    .need = SASL_NEED_VERIFY,
+    .scheme = NULL,
+    .state_size = sizeof(struct plain_state),
+    .step = plain_step,
+    .resume = plain_resume,
+    .client_state_size = sizeof(struct plain_client_state),
+    .client_step = plain_client_step,
 };

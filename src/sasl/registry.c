@@ -9,9 +9,9 @@
 #include "sasl/registry.h"
 
 static const struct sasl_mech *const mechs[] = {
-	&sasl_mech_plain,
-	&sasl_mech_login,
-	NULL,
+    &sasl_mech_plain,
+    &sasl_mech_login,
+    NULL,
 };
 
 const struct sasl_mech *

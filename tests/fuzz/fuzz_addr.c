@@ -51,8 +51,8 @@ check(const struct mailaddr *a, unsigned int flags)
 	path[n + 2] = '\0';
 	memset(&b, 0, sizeof(b));
 	if (addr_parse_path(path, (size_t)n + 2, flags, &b, &consumed) != 0 ||
-	    consumed != (size_t)n + 2 ||
-	    strcmp(a->local, b.local) != 0 || strcmp(a->domain, b.domain) != 0)
+	    consumed != (size_t)n + 2 || strcmp(a->local, b.local) != 0 ||
+	    strcmp(a->domain, b.domain) != 0)
 		abort();
 	if (a->domain[0] != '\0') {
 		memset(&b, 0, sizeof(b));

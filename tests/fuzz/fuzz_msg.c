@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FIELD_MAX 32
 
 struct field {
-	char kind;	/* 'b' u8, 'w' u32, 'q' u64, 's' str, 'x' blob */
+	char kind; /* 'b' u8, 'w' u32, 'q' u64, 's' str, 'x' blob */
 	uint64_t v;
 	const unsigned char *p;
 	size_t n;
@@ -31,14 +31,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint16_t type;
 		const char *shape;
 	} shapes[] = {
-		{ 1, "qssbxsbsxxsb" },	/* PROTO_AUTH_START */
-		{ 2, "qx" },		/* PROTO_AUTH_STEP */
-		{ 3, "q" },		/* PROTO_AUTH_CANCEL */
-		{ 4, "qss" },		/* PROTO_RCPT_LOOKUP */
-		{ 101, "qbxss" },	/* PROTO_AUTH_RESULT */
-		{ 102, "qbs" },		/* PROTO_RCPT_RESULT */
-		{ 103, "wswsw" },	/* PROTO_MECHS with n = 2 */
-		{ 0, "" },
+	    {1, "qssbxsbsxxsb"}, /* PROTO_AUTH_START */
+	    {2, "qx"},           /* PROTO_AUTH_STEP */
+	    {3, "q"},            /* PROTO_AUTH_CANCEL */
+	    {4, "qss"},          /* PROTO_RCPT_LOOKUP */
+	    {101, "qbxss"},      /* PROTO_AUTH_RESULT */
+	    {102, "qbs"},        /* PROTO_RCPT_RESULT */
+	    {103, "wswsw"},      /* PROTO_MECHS with n = 2 */
+	    {0, ""},
 	};
 	const size_t nshapes = sizeof(shapes) / sizeof(shapes[0]);
 	struct field f[FIELD_MAX];
@@ -87,8 +87,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			default:
 				f[i].p = msg_get_blob(&r, &f[i].n);
 				if (f[i].p != NULL &&
-				    (f[i].p < copy || f[i].p + f[i].n >
-					    copy + (size_t)flen))
+				    (f[i].p < copy ||
+				        f[i].p + f[i].n > copy + (size_t)flen))
 					abort();
 				break;
 			}

@@ -94,8 +94,8 @@ run_path(const char *path, unsigned long *count)
 			continue;
 		if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >=
 		    (int)sizeof(sub)) {
-			fprintf(stderr, "%s/%s: path too long\n", path,
-			    de->d_name);
+			fprintf(
+			    stderr, "%s/%s: path too long\n", path, de->d_name);
 			rc = -1;
 			continue;
 		}

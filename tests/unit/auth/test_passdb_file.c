@@ -25,12 +25,10 @@
 #include "net/workpool.h"
 
 /* "pencil", from mkpasswd and the argon2 CLI (see test_scheme.c) */
-#define SHA512_PENCIL                                                          \
-	"$6$saltsaltsaltsalt$TC.srYZRdhUNd1hUaX8BXmGPkCpq7TP8IIfBuwlVqWVsOskMwYS" \
-	"hHaSiuvPe57wq5SGBJgI8u2TksJeC/Zaz50"
-#define ARGON2ID_PENCIL                                                        \
-	"$argon2id$v=19$m=4096,t=2,p=1$c2FsdHNhbHRzYWx0$d97s+59c/gAr1FV95tAccT" \
-	"HyGby7QevFajax8FRca98"
+/* clang-format off */
+#define SHA512_PENCIL "$6$saltsaltsaltsalt$TC.srYZRdhUNd1hUaX8BXmGPkCpq7TP8IIfBuwlVqWVsOskMwYShHaSiuvPe57wq5SGBJgI8u2TksJeC/Zaz50"
+#define ARGON2ID_PENCIL "$argon2id$v=19$m=4096,t=2,p=1$c2FsdHNhbHRzYWx0$d97s+59c/gAr1FV95tAccTHyGby7QevFajax8FRca98"
+/* clang-format on */
 
 static const char users[] =
     "# test users\n"
@@ -43,24 +41,24 @@ static const char users[] =
     "alice:{PLAIN}duplicate\n";
 
 struct fixture {
-	char			 dir[64];
-	char			 path[128];
-	struct event_base	*base;
-	struct workpool		*pool;
-	struct passdb		*db;
-	pthread_t		 loop_thread;
+	char dir[64];
+	char path[128];
+	struct event_base *base;
+	struct workpool *pool;
+	struct passdb *db;
+	pthread_t loop_thread;
 };
 
 struct result {
-	struct fixture		*f;
-	int			 called;
-	int			 returned;	/* the call had returned when cb ran */
-	int			 on_loop;
-	enum passdb_status	 status;
-	char			 user[256];
-	char			 scheme[64];
-	char			 secret[512];
-	unsigned int		 flags;
+	struct fixture *f;
+	int called;
+	int returned; /* the call had returned when cb ran */
+	int on_loop;
+	enum passdb_status status;
+	char user[256];
+	char scheme[64];
+	char secret[512];
+	unsigned int flags;
 };
 
 static void
@@ -98,8 +96,8 @@ setup(void **state)
 	f->pool = workpool_new(f->base, 2, 64);
 	if (f->pool == NULL)
 		return -1;
-	f->db = passdb_open("passwd-file", f->path, f->base, f->pool, err,
-	    sizeof(err));
+	f->db = passdb_open(
+	    "passwd-file", f->path, f->base, f->pool, err, sizeof(err));
 	if (f->db == NULL) {
 		print_error("passdb_open: %s\n", err);
 		return -1;
@@ -134,8 +132,8 @@ on_result(const struct cred_result *r, void *arg)
 	res->called++;
 	res->on_loop = pthread_equal(pthread_self(), res->f->loop_thread);
 	res->status = r->status;
-	(void)snprintf(res->user, sizeof(res->user), "%s",
-	    r->user != NULL ? r->user : "");
+	(void)snprintf(
+	    res->user, sizeof(res->user), "%s", r->user != NULL ? r->user : "");
 	(void)snprintf(res->scheme, sizeof(res->scheme), "%s",
 	    r->scheme != NULL ? r->scheme : "");
 	if (r->secret != NULL)
@@ -155,7 +153,7 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 static void
 wait_for(struct fixture *f, struct result *res)
 {
-	struct timeval tv = { 10, 0 };
+	struct timeval tv = {10, 0};
 	struct event *t = evtimer_new(f->base, on_timeout, f->base);
 
 	assert_non_null(t);
@@ -172,8 +170,8 @@ wait_for(struct fixture *f, struct result *res)
 }
 
 static void
-do_verify(struct fixture *f, const char *user, const char *pw,
-    struct result *res)
+do_verify(
+    struct fixture *f, const char *user, const char *pw, struct result *res)
 {
 	struct secret *s = secret_new(pw, strlen(pw));
 
@@ -181,7 +179,7 @@ do_verify(struct fixture *f, const char *user, const char *pw,
 	memset(res, 0, sizeof(*res));
 	res->f = f;
 	passdb_verify(f->db, user, s, on_result, res);
-	secret_free(s);	/* the driver keeps its own copy */
+	secret_free(s); /* the driver keeps its own copy */
 	assert_int_equal(res->called, 0);
 	res->returned = 1;
 	wait_for(f, res);
@@ -196,19 +194,19 @@ test_verify(void **state)
 		enum passdb_status want;
 		const char *canon;
 	} cases[] = {
-		{ "alice", "pencil", PASSDB_OK, "alice" },
-		{ "ALICE", "pencil", PASSDB_OK, "alice" },
-		{ "alice", "Pencil", PASSDB_MISMATCH, "alice" },
-		{ "alice", "", PASSDB_MISMATCH, "alice" },
-		{ "bob", "pencil", PASSDB_OK, "Bob" },
-		{ "bob", "pencil2", PASSDB_MISMATCH, "Bob" },
-		{ "nobody", "pencil", PASSDB_NO_USER, "nobody" },
-		{ "carol", "pencil", PASSDB_DISABLED, "carol" },
-		{ "carol", "wrong", PASSDB_MISMATCH, "carol" },
-		{ "dave", "pencil", PASSDB_DISABLED, "dave" },
-		{ "dave", "wrong", PASSDB_MISMATCH, "dave" },
-		{ "erin", "xyz", PASSDB_MISMATCH, "erin" },
-		{ "frank", "pencil", PASSDB_OK, "frank" },
+	    {"alice", "pencil", PASSDB_OK, "alice"},
+	    {"ALICE", "pencil", PASSDB_OK, "alice"},
+	    {"alice", "Pencil", PASSDB_MISMATCH, "alice"},
+	    {"alice", "", PASSDB_MISMATCH, "alice"},
+	    {"bob", "pencil", PASSDB_OK, "Bob"},
+	    {"bob", "pencil2", PASSDB_MISMATCH, "Bob"},
+	    {"nobody", "pencil", PASSDB_NO_USER, "nobody"},
+	    {"carol", "pencil", PASSDB_DISABLED, "carol"},
+	    {"carol", "wrong", PASSDB_MISMATCH, "carol"},
+	    {"dave", "pencil", PASSDB_DISABLED, "dave"},
+	    {"dave", "wrong", PASSDB_MISMATCH, "dave"},
+	    {"erin", "xyz", PASSDB_MISMATCH, "erin"},
+	    {"frank", "pencil", PASSDB_OK, "frank"},
 	};
 	struct fixture *f = *state;
 	struct result res;
@@ -230,7 +228,7 @@ test_verify_concurrent(void **state)
 	struct fixture *f = *state;
 	struct result res[8];
 	struct secret *good = secret_new("pencil", 6);
-	struct timeval tv = { 10, 0 };
+	struct timeval tv = {10, 0};
 	int i, total;
 
 	assert_non_null(good);
@@ -238,8 +236,8 @@ test_verify_concurrent(void **state)
 		memset(&res[i], 0, sizeof(res[i]));
 		res[i].f = f;
 		res[i].returned = 1;
-		passdb_verify(f->db, i % 2 ? "bob" : "nobody", good, on_result,
-		    &res[i]);
+		passdb_verify(
+		    f->db, i % 2 ? "bob" : "nobody", good, on_result, &res[i]);
 	}
 	secret_free(good);
 	(void)event_base_loopexit(f->base, &tv);
@@ -254,15 +252,15 @@ test_verify_concurrent(void **state)
 	}
 	for (i = 0; i < 8; i++) {
 		assert_int_equal(res[i].called, 1);
-		assert_int_equal(res[i].status,
-		    i % 2 ? PASSDB_OK : PASSDB_NO_USER);
+		assert_int_equal(
+		    res[i].status, i % 2 ? PASSDB_OK : PASSDB_NO_USER);
 	}
 	assert_int_equal(workpool_pending(f->pool), 0);
 }
 
 static void
-do_lookup(struct fixture *f, const char *user, const char *scheme,
-    struct result *res)
+do_lookup(
+    struct fixture *f, const char *user, const char *scheme, struct result *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->f = f;
@@ -400,8 +398,8 @@ test_queue_full(void **state)
 	assert_int_equal(sem_init(&release, 0, 0), 0);
 	small = workpool_new(f->base, 1, 1);
 	assert_non_null(small);
-	db = passdb_open("passwd-file", f->path, f->base, small, err,
-	    sizeof(err));
+	db = passdb_open(
+	    "passwd-file", f->path, f->base, small, err, sizeof(err));
 	assert_non_null(db);
 
 	assert_int_equal(workpool_submit(small, blocker, nothing, NULL), 0);
@@ -420,7 +418,7 @@ test_queue_full(void **state)
 
 	assert_int_equal(sem_post(&release), 0);
 	passdb_close(db);
-	workpool_free(small);	/* joins, runs the remaining done() */
+	workpool_free(small); /* joins, runs the remaining done() */
 	assert_int_equal(sem_destroy(&release), 0);
 	secret_free(s);
 }
@@ -431,33 +429,31 @@ test_open_errors(void **state)
 	struct fixture *f = *state;
 	char err[256], path[256];
 
-	assert_null(passdb_open("nope", f->path, f->base, f->pool, err,
-	    sizeof(err)));
+	assert_null(
+	    passdb_open("nope", f->path, f->base, f->pool, err, sizeof(err)));
 	assert_non_null(strstr(err, "nope"));
 	(void)snprintf(path, sizeof(path), "%s/missing", f->dir);
-	assert_null(passdb_open("passwd-file", path, f->base, f->pool, err,
-	    sizeof(err)));
-	assert_null(passdb_open("passwd-file", "", f->base, f->pool, err,
-	    sizeof(err)));
+	assert_null(passdb_open(
+	    "passwd-file", path, f->base, f->pool, err, sizeof(err)));
+	assert_null(
+	    passdb_open("passwd-file", "", f->base, f->pool, err, sizeof(err)));
 	write_users(f->path, "no colon here\n");
-	assert_null(passdb_open("passwd-file", f->path, f->base, f->pool, err,
-	    sizeof(err)));
+	assert_null(passdb_open(
+	    "passwd-file", f->path, f->base, f->pool, err, sizeof(err)));
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_concurrent, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_exists, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_queue_full, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_open_errors, setup,
-		    teardown),
+	    cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_verify_concurrent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_exists, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,53 +19,70 @@
 
 struct kat {
 	const char *stored;
-	const char *scheme;	/* what pw_split should find */
+	const char *scheme; /* what pw_split should find */
 };
 
+/* clang-format off: the vectors stay one per line, as the tools printed them */
 static const struct kat kats[] = {
-	/* echo -n pencil | mkpasswd -s -m sha512crypt -S saltsaltsaltsalt */
-	{ "$6$saltsaltsaltsalt$TC.srYZRdhUNd1hUaX8BXmGPkCpq7TP8IIfBuwlVqWVsOskMwYShHaSiuvPe57wq5SGBJgI8u2TksJeC/Zaz50",
-	    "SHA512-CRYPT" },
-	{ "{SHA512-CRYPT}$6$saltsaltsaltsalt$TC.srYZRdhUNd1hUaX8BXmGPkCpq7TP8IIfBuwlVqWVsOskMwYShHaSiuvPe57wq5SGBJgI8u2TksJeC/Zaz50",
-	    "SHA512-CRYPT" },
-	/* mkpasswd -m sha512crypt -R 5000 -S abcdefgh */
-	{ "$6$rounds=5000$abcdefgh$BPABm5D7ZFU2YVfMLyE5XRqe91qwdcZ6APg7kB/YBeADxUUqXXhg3mlHBbjpyHcrE9xl/9BuqqivCjN2qGEi30",
-	    "SHA512-CRYPT" },
-	/* mkpasswd -m sha256crypt -S saltsaltsaltsalt */
-	{ "$5$saltsaltsaltsalt$wilp5jjt7OOVIXVjrhbFFCArywVCqEOGSTB0fdsTHs.",
-	    "SHA256-CRYPT" },
-	{ "{SHA256-CRYPT}$5$saltsaltsaltsalt$wilp5jjt7OOVIXVjrhbFFCArywVCqEOGSTB0fdsTHs.",
-	    "SHA256-CRYPT" },
-	/* mkpasswd -m bcrypt -R 5 */
-	{ "$2b$05$YI3DhDdetXFkZCD7.WXdru6TNEDs5fJMftvaDusg0u7FLg7QHH3m.",
-	    "BLF-CRYPT" },
-	{ "{BLF-CRYPT}$2y$05$YI3DhDdetXFkZCD7.WXdru6TNEDs5fJMftvaDusg0u7FLg7QHH3m.",
-	    "BLF-CRYPT" },
-	/* mkpasswd -m bcrypt-a -R 4 */
-	{ "$2a$05$zQ1yhMDIgKTqonXYH2LELe7n2MZWPcT/slghn4dp7HsTSzr0WveI2",
-	    "BLF-CRYPT" },
-	/* mkpasswd -m yescrypt */
-	{ "$y$j9T$vmM4VrHvtBw9oZOSB1Vzn0$blMYEsPsD5D1cySYqC0a/LLg7sPw2gdMoU1T4pVF4H1",
-	    "YESCRYPT" },
-	{ "{CRYPT}$y$j9T$vmM4VrHvtBw9oZOSB1Vzn0$blMYEsPsD5D1cySYqC0a/LLg7sPw2gdMoU1T4pVF4H1",
-	    "CRYPT" },
-	/* echo -n pencil | argon2 saltsaltsalt -id -t 2 -m 12 -p 1 -e */
-	{ "$argon2id$v=19$m=4096,t=2,p=1$c2FsdHNhbHRzYWx0$d97s+59c/gAr1FV95tAccTHyGby7QevFajax8FRca98",
-	    "ARGON2ID" },
-	{ "{ARGON2ID}$argon2id$v=19$m=4096,t=2,p=1$c2FsdHNhbHRzYWx0$d97s+59c/gAr1FV95tAccTHyGby7QevFajax8FRca98",
-	    "ARGON2ID" },
-	/* echo -n pencil | argon2 saltsaltsalt -i -t 2 -m 12 -p 1 -e */
-	{ "$argon2i$v=19$m=4096,t=2,p=1$c2FsdHNhbHRzYWx0$ZmCE50kcgwEMUK4of0hcepjc5FAIo2wZiPUKGzd6i6M",
-	    "ARGON2I" },
-	/* python3: base64(sha512(b"pencil")) */
-	{ "{SHA512}Gd8Bqrgo+NUINrp1cJcTrtInM1344YZDkYXAbJF6Kn03cat24wfPo7a4nvGmaC1mgd3xGISHDl3hPnk/uVXu6w==",
-	    "SHA512" },
-	/* python3: base64(sha512(b"pencil" + b"saltsalt") + b"saltsalt") */
-	{ "{SSHA512}EM/40PpOwDFyRBvlEBPAPcAotwYXhUelFtA2c9wqybUh7KPyAKJRMdmih7JvDHLIZX4mudDr3ExMpxduNEz0VXNhbHRzYWx0",
-	    "SSHA512" },
-	{ "{PLAIN}pencil", "PLAIN" },
-	{ "{clear}pencil", "CLEAR" },
+    /* echo -n pencil | mkpasswd -s -m sha512crypt -S saltsaltsaltsalt */
+    {"$6$saltsaltsaltsalt$TC."
+     "srYZRdhUNd1hUaX8BXmGPkCpq7TP8IIfBuwlVqWVsOskMwYShHaSiuvPe57wq5SGBJgI8u2Tk"
+     "sJeC/Zaz50",
+        "SHA512-CRYPT"},
+    {"{SHA512-CRYPT}$6$saltsaltsaltsalt$TC."
+     "srYZRdhUNd1hUaX8BXmGPkCpq7TP8IIfBuwlVqWVsOskMwYShHaSiuvPe57wq5SGBJgI8u2Tk"
+     "sJeC/Zaz50",
+        "SHA512-CRYPT"},
+    /* mkpasswd -m sha512crypt -R 5000 -S abcdefgh */
+    {"$6$rounds=5000$abcdefgh$BPABm5D7ZFU2YVfMLyE5XRqe91qwdcZ6APg7kB/"
+     "YBeADxUUqXXhg3mlHBbjpyHcrE9xl/9BuqqivCjN2qGEi30",
+        "SHA512-CRYPT"},
+    /* mkpasswd -m sha256crypt -S saltsaltsaltsalt */
+    {"$5$saltsaltsaltsalt$wilp5jjt7OOVIXVjrhbFFCArywVCqEOGSTB0fdsTHs.",
+        "SHA256-CRYPT"},
+    {"{SHA256-CRYPT}$5$saltsaltsaltsalt$"
+     "wilp5jjt7OOVIXVjrhbFFCArywVCqEOGSTB0fdsTHs.",
+        "SHA256-CRYPT"},
+    /* mkpasswd -m bcrypt -R 5 (and the same hash as $2y$) */
+    {"$2b$05$YI3DhDdetXFkZCD7.WXdru6TNEDs5fJMftvaDusg0u7FLg7QHH3m.",
+        "BLF-CRYPT"},
+    {"{BLF-CRYPT}$2y$05$YI3DhDdetXFkZCD7.WXdru6TNEDs5fJMftvaDusg0u7FLg7QHH3m.",
+        "BLF-CRYPT"},
+    /* mkpasswd -m bcrypt-a -R 4 (raised to the minimum cost 5) */
+    {"$2a$05$zQ1yhMDIgKTqonXYH2LELe7n2MZWPcT/slghn4dp7HsTSzr0WveI2",
+        "BLF-CRYPT"},
+    /* mkpasswd -m yescrypt */
+    {"$y$j9T$vmM4VrHvtBw9oZOSB1Vzn0$blMYEsPsD5D1cySYqC0a/"
+     "LLg7sPw2gdMoU1T4pVF4H1",
+        "YESCRYPT"},
+    {"{CRYPT}$y$j9T$vmM4VrHvtBw9oZOSB1Vzn0$blMYEsPsD5D1cySYqC0a/"
+     "LLg7sPw2gdMoU1T4pVF4H1",
+        "CRYPT"},
+    /* echo -n pencil | argon2 saltsaltsalt -id -t 2 -m 12 -p 1 -e */
+    {"$argon2id$v=19$m=4096,t=2,p=1$c2FsdHNhbHRzYWx0$d97s+59c/"
+     "gAr1FV95tAccTHyGby7QevFajax8FRca98",
+        "ARGON2ID"},
+    {"{ARGON2ID}$argon2id$v=19$m=4096,t=2,p=1$c2FsdHNhbHRzYWx0$d97s+59c/"
+     "gAr1FV95tAccTHyGby7QevFajax8FRca98",
+        "ARGON2ID"},
+    /* echo -n pencil | argon2 saltsaltsalt -i -t 2 -m 12 -p 1 -e */
+    {"$argon2i$v=19$m=4096,t=2,p=1$c2FsdHNhbHRzYWx0$"
+     "ZmCE50kcgwEMUK4of0hcepjc5FAIo2wZiPUKGzd6i6M",
+        "ARGON2I"},
+    /* python3: base64(sha512(b"pencil")) */
+    {"{SHA512}Gd8Bqrgo+"
+     "NUINrp1cJcTrtInM1344YZDkYXAbJF6Kn03cat24wfPo7a4nvGmaC1mgd3xGISHDl3hPnk/"
+     "uVXu6w==",
+        "SHA512"},
+    /* python3: base64(sha512(b"pencil" + b"saltsalt") + b"saltsalt") */
+    {"{SSHA512}EM/"
+     "40PpOwDFyRBvlEBPAPcAotwYXhUelFtA2c9wqybUh7KPyAKJRMdmih7JvDHLIZX4mudDr3ExM"
+     "pxduNEz0VXNhbHRzYWx0",
+        "SSHA512"},
+    {"{PLAIN}pencil", "PLAIN"},
+    {"{clear}pencil", "CLEAR"},
 };
+/* clang-format on */
 
 static struct secret *
 pw(const char *s)
@@ -81,13 +98,13 @@ test_known_answers(void **state)
 {
 	struct secret *good = pw("pencil");
 	struct secret *bad = pw("pencil2");
-	struct secret *prefix = pw("pencil\0x");
+	struct secret *prefix = secret_new("pencil\0x", 8);
 	struct secret *empty = pw("");
 	const struct pw_scheme *s;
 	const char *data;
 	size_t i;
 
-	prefix->len = 8;	/* "pencil" NUL "x" */
+	assert_non_null(prefix); /* "pencil" NUL "x" */
 	for (i = 0; i < sizeof(kats) / sizeof(kats[0]); i++) {
 		s = pw_split(kats[i].stored, &data);
 		if (s == NULL)
@@ -114,30 +131,30 @@ test_split(void **state)
 {
 	static const struct {
 		const char *stored;
-		const char *scheme;	/* NULL: not recognized */
+		const char *scheme; /* NULL: not recognized */
 		size_t data_off;
 	} cases[] = {
-		{ "{ARGON2ID}$argon2id$x", "ARGON2ID", 10 },
-		{ "{argon2id}$argon2id$x", "ARGON2ID", 10 },
-		{ "$argon2id$x", "ARGON2ID", 0 },
-		{ "$argon2i$x", "ARGON2I", 0 },
-		{ "$6$x", "SHA512-CRYPT", 0 },
-		{ "$5$x", "SHA256-CRYPT", 0 },
-		{ "$2b$x", "BLF-CRYPT", 0 },
-		{ "$2y$x", "BLF-CRYPT", 0 },
-		{ "$2a$x", "BLF-CRYPT", 0 },
-		{ "$y$x", "YESCRYPT", 0 },
-		{ "{PLAIN}", "PLAIN", 7 },
-		{ "{SHA512-CRYPT}$6$", "SHA512-CRYPT", 14 },
-		{ "$1$md5", NULL, 0 },
-		{ "$argon2d$x", NULL, 0 },
-		{ "plaintext", NULL, 0 },
-		{ "", NULL, 0 },
-		{ "{", NULL, 0 },
-		{ "{}x", NULL, 0 },
-		{ "{NOPE}x", NULL, 0 },
-		{ "{PLAIN", NULL, 0 },
-		{ "{AVERYVERYVERYVERYLONGSCHEMENAME12345}x", NULL, 0 },
+	    {"{ARGON2ID}$argon2id$x", "ARGON2ID", 10},
+	    {"{argon2id}$argon2id$x", "ARGON2ID", 10},
+	    {"$argon2id$x", "ARGON2ID", 0},
+	    {"$argon2i$x", "ARGON2I", 0},
+	    {"$6$x", "SHA512-CRYPT", 0},
+	    {"$5$x", "SHA256-CRYPT", 0},
+	    {"$2b$x", "BLF-CRYPT", 0},
+	    {"$2y$x", "BLF-CRYPT", 0},
+	    {"$2a$x", "BLF-CRYPT", 0},
+	    {"$y$x", "YESCRYPT", 0},
+	    {"{PLAIN}", "PLAIN", 7},
+	    {"{SHA512-CRYPT}$6$", "SHA512-CRYPT", 14},
+	    {"$1$md5", NULL, 0},
+	    {"$argon2d$x", NULL, 0},
+	    {"plaintext", NULL, 0},
+	    {"", NULL, 0},
+	    {"{", NULL, 0},
+	    {"{}x", NULL, 0},
+	    {"{NOPE}x", NULL, 0},
+	    {"{PLAIN", NULL, 0},
+	    {"{AVERYVERYVERYVERYLONGSCHEMENAME12345}x", NULL, 0},
 	};
 	const struct pw_scheme *s;
 	const char *data;
@@ -162,6 +179,7 @@ test_split(void **state)
 static void
 test_malformed(void **state)
 {
+	/* clang-format off */
 	static const char *const cases[] = {
 		"{NOPE}pencil",
 		"pencil",
@@ -181,6 +199,7 @@ test_malformed(void **state)
 		"{SSHA512}cGVuY2ls",
 		"{CRYPT}",
 	};
+	/* clang-format on */
 	struct secret *good = pw("pencil");
 	size_t i;
 
@@ -201,29 +220,27 @@ test_generate(void **state)
 		const char *scheme;
 		const char *prefix;
 	} cases[] = {
-		{ "ARGON2ID", "{ARGON2ID}$argon2id$v=19$" },
-		{ "argon2i", "{ARGON2I}$argon2i$v=19$" },
-		{ "SHA512-CRYPT", "{SHA512-CRYPT}$6$" },
-		{ "SHA256-CRYPT", "{SHA256-CRYPT}$5$" },
-		{ "BLF-CRYPT", "{BLF-CRYPT}$2b$" },
-		{ "YESCRYPT", "{YESCRYPT}$y$" },
+	    {"ARGON2ID", "{ARGON2ID}$argon2id$v=19$"},
+	    {"argon2i", "{ARGON2I}$argon2i$v=19$"},
+	    {"SHA512-CRYPT", "{SHA512-CRYPT}$6$"},
+	    {"SHA256-CRYPT", "{SHA256-CRYPT}$5$"},
+	    {"BLF-CRYPT", "{BLF-CRYPT}$2b$"},
+	    {"YESCRYPT", "{YESCRYPT}$y$"},
 	};
 	struct secret *good = pw("pencil"), *bad = pw("Pencil");
 	char out[512], again[512];
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(pw_hash(cases[i].scheme, good, out,
-				     sizeof(out)),
-		    0);
+		assert_int_equal(
+		    pw_hash(cases[i].scheme, good, out, sizeof(out)), 0);
 		if (strncmp(out, cases[i].prefix, strlen(cases[i].prefix)) != 0)
 			fail_msg("%s: got %s", cases[i].scheme, out);
 		assert_int_equal(pw_verify(good, out), 1);
 		assert_int_equal(pw_verify(bad, out), 0);
 		/* salted: two hashes differ */
-		assert_int_equal(pw_hash(cases[i].scheme, good, again,
-				     sizeof(again)),
-		    0);
+		assert_int_equal(
+		    pw_hash(cases[i].scheme, good, again, sizeof(again)), 0);
 		assert_string_not_equal(out, again);
 		/* too small an output buffer */
 		assert_int_equal(pw_hash(cases[i].scheme, good, out, 20), -1);
@@ -241,9 +258,17 @@ static void
 test_registry(void **state)
 {
 	static const char *const names[] = {
-		"ARGON2ID", "ARGON2I", "SHA512-CRYPT", "SHA256-CRYPT",
-		"BLF-CRYPT", "YESCRYPT", "CRYPT", "SHA512", "SSHA512",
-		"PLAIN", "CLEAR",
+	    "ARGON2ID",
+	    "ARGON2I",
+	    "SHA512-CRYPT",
+	    "SHA256-CRYPT",
+	    "BLF-CRYPT",
+	    "YESCRYPT",
+	    "CRYPT",
+	    "SHA512",
+	    "SSHA512",
+	    "PLAIN",
+	    "CLEAR",
 	};
 	size_t i;
 
@@ -275,12 +300,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_known_answers),
-		cmocka_unit_test(test_split),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_generate),
-		cmocka_unit_test(test_registry),
-		cmocka_unit_test(test_dummy),
+	    cmocka_unit_test(test_known_answers),
+	    cmocka_unit_test(test_split),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_generate),
+	    cmocka_unit_test(test_registry),
+	    cmocka_unit_test(test_dummy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,8 +50,8 @@ teardown(void **state)
 			if (strcmp(de->d_name, ".") == 0 ||
 			    strcmp(de->d_name, "..") == 0)
 				continue;
-			(void)snprintf(p, sizeof(p), "%s/%s", t->dir,
-			    de->d_name);
+			(void)snprintf(
+			    p, sizeof(p), "%s/%s", t->dir, de->d_name);
 			(void)unlink(p);
 		}
 		(void)closedir(d);
@@ -148,12 +148,12 @@ test_load_errors(void **state)
 {
 	static const struct {
 		const char *text;
-		const char *want;	/* suffix of the message after path */
+		const char *want; /* suffix of the message after path */
 	} cases[] = {
-		{ "alice\n", ":1: missing ':' after the user name" },
-		{ "# ok\nbad user:x\n", ":2: invalid user name" },
-		{ ":x\n", ":1: invalid user name" },
-		{ "a\tb:x\n", ":1: invalid user name" },
+	    {"alice\n", ":1: missing ':' after the user name"},
+	    {"# ok\nbad user:x\n", ":2: invalid user name"},
+	    {":x\n", ":1: invalid user name"},
+	    {"a\tb:x\n", ":1: invalid user name"},
 	};
 	struct tmpdir *t = *state;
 	struct userfile uf;
@@ -162,10 +162,10 @@ test_load_errors(void **state)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		write_file(t->path, cases[i].text);
-		assert_int_equal(userfile_load(t->path, &uf, err, sizeof(err)),
-		    -1);
-		(void)snprintf(want, sizeof(want), "%s%s", t->path,
-		    cases[i].want);
+		assert_int_equal(
+		    userfile_load(t->path, &uf, err, sizeof(err)), -1);
+		(void)snprintf(
+		    want, sizeof(want), "%s%s", t->path, cases[i].want);
 		assert_string_equal(err, want);
 		assert_int_equal(uf.n, 0);
 	}
@@ -191,22 +191,22 @@ test_valid_name(void **state)
 		const char *name;
 		int want;
 	} cases[] = {
-		{ "alice", 1 },
-		{ "alice@example.org", 1 },
-		{ "j\xc3\xb6rg", 1 },
-		{ "", 0 },
-		{ "a:b", 0 },
-		{ "a b", 0 },
-		{ "a\tb", 0 },
-		{ "a\nb", 0 },
-		{ "a\x7f", 0 },
+	    {"alice", 1},
+	    {"alice@example.org", 1},
+	    {"j\xc3\xb6rg", 1},
+	    {"", 0},
+	    {"a:b", 0},
+	    {"a b", 0},
+	    {"a\tb", 0},
+	    {"a\nb", 0},
+	    {"a\x7f", 0},
 	};
 	char longname[300];
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		assert_int_equal(userfile_valid_name(cases[i].name),
-		    cases[i].want);
+		assert_int_equal(
+		    userfile_valid_name(cases[i].name), cases[i].want);
 	memset(longname, 'a', 255);
 	longname[255] = '\0';
 	assert_int_equal(userfile_valid_name(longname), 1);
@@ -296,16 +296,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_load, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_is_empty, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_load_errors, setup,
-		    teardown),
-		cmocka_unit_test(test_valid_name),
-		cmocka_unit_test_setup_teardown(test_edit_and_save, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_save_new_and_fail, setup,
-		    teardown),
+	    cmocka_unit_test_setup_teardown(test_load, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_missing_is_empty, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_errors, setup, teardown),
+	    cmocka_unit_test(test_valid_name),
+	    cmocka_unit_test_setup_teardown(
+	        test_edit_and_save, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_save_new_and_fail, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,14 +15,14 @@ static const struct {
 	const char *plain;
 	const char *enc;
 } vectors[] = {
-	{ "", "" },
-	{ "f", "Zg==" },
-	{ "fo", "Zm8=" },
-	{ "foo", "Zm9v" },
-	{ "foob", "Zm9vYg==" },
-	{ "fooba", "Zm9vYmE=" },
-	{ "foobar", "Zm9vYmFy" },
-	{ "\0user\0pass", "AHVzZXIAcGFzcw==" },
+    {"", ""},
+    {"f", "Zg=="},
+    {"fo", "Zm8="},
+    {"foo", "Zm9v"},
+    {"foob", "Zm9vYg=="},
+    {"fooba", "Zm9vYmE="},
+    {"foobar", "Zm9vYmFy"},
+    {"\0user\0pass", "AHVzZXIAcGFzcw=="},
 };
 
 static void
@@ -39,14 +39,13 @@ test_vectors(void **state)
 		n = base64_encode(vectors[i].plain, plen, enc, sizeof(enc));
 		assert_int_equal(n, (long)strlen(vectors[i].enc));
 		assert_string_equal(enc, vectors[i].enc);
-		assert_int_equal(base64_encoded_size(plen),
-		    strlen(vectors[i].enc) + 1);
-		n = base64_decode(vectors[i].enc, strlen(vectors[i].enc), dec,
-		    sizeof(dec));
+		assert_int_equal(
+		    base64_encoded_size(plen), strlen(vectors[i].enc) + 1);
+		n = base64_decode(
+		    vectors[i].enc, strlen(vectors[i].enc), dec, sizeof(dec));
 		assert_int_equal(n, (long)plen);
 		assert_memory_equal(dec, vectors[i].plain, plen);
-		assert_true(base64_decoded_max(strlen(vectors[i].enc)) >=
-		    plen);
+		assert_true(base64_decoded_max(strlen(vectors[i].enc)) >= plen);
 	}
 }
 
@@ -57,32 +56,32 @@ test_strict(void **state)
 		const char *in;
 		long want;
 	} cases[] = {
-		{ "Zg==", 1 },
-		{ "Zg=", -1 },		/* missing padding */
-		{ "Zg", -1 },
-		{ "Zg===", -1 },	/* extra padding */
-		{ "Zh==", -1 },		/* non-zero trailing bits */
-		{ "Zm9=", -1 },		/* non-zero trailing bits */
-		{ "Zm8=", 2 },
-		{ "Zm 8=", -1 },	/* whitespace */
-		{ "Zm8=\r\n", -1 },
-		{ " Zm8=", -1 },
-		{ "Zm8=Zm8=", -1 },	/* padding in the middle */
-		{ "Z===", -1 },
-		{ "====", -1 },
-		{ "=Zm8", -1 },
-		{ "Zm-_", -1 },		/* URL alphabet */
-		{ "Zm9vYmFy", 6 },
-		{ "AAAA", 3 },
-		{ "////", 3 },
-		{ "+/+/", 3 },
+	    {"Zg==", 1},
+	    {"Zg=", -1}, /* missing padding */
+	    {"Zg", -1},
+	    {"Zg===", -1}, /* extra padding */
+	    {"Zh==", -1},  /* non-zero trailing bits */
+	    {"Zm9=", -1},  /* non-zero trailing bits */
+	    {"Zm8=", 2},
+	    {"Zm 8=", -1}, /* whitespace */
+	    {"Zm8=\r\n", -1},
+	    {" Zm8=", -1},
+	    {"Zm8=Zm8=", -1}, /* padding in the middle */
+	    {"Z===", -1},
+	    {"====", -1},
+	    {"=Zm8", -1},
+	    {"Zm-_", -1}, /* URL alphabet */
+	    {"Zm9vYmFy", 6},
+	    {"AAAA", 3},
+	    {"////", 3},
+	    {"+/+/", 3},
 	};
 	unsigned char dec[64];
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(base64_decode(cases[i].in,
-				     strlen(cases[i].in), dec, sizeof(dec)),
+		assert_int_equal(base64_decode(cases[i].in, strlen(cases[i].in),
+		                     dec, sizeof(dec)),
 		    cases[i].want);
 	}
 	/* explicit embedded NUL, length 5 */
@@ -125,9 +124,8 @@ test_roundtrip_all_bytes(void **state)
 	for (n = 0; n <= sizeof(in); n++) {
 		m = base64_encode(in, n, enc, sizeof(enc));
 		assert_true(m >= 0);
-		assert_int_equal(base64_decode(enc, (size_t)m, dec,
-				     sizeof(dec)),
-		    (long)n);
+		assert_int_equal(
+		    base64_decode(enc, (size_t)m, dec, sizeof(dec)), (long)n);
 		assert_memory_equal(in, dec, n);
 	}
 }
@@ -136,10 +134,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vectors),
-		cmocka_unit_test(test_strict),
-		cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_roundtrip_all_bytes),
+	    cmocka_unit_test(test_vectors),
+	    cmocka_unit_test(test_strict),
+	    cmocka_unit_test(test_sizes),
+	    cmocka_unit_test(test_roundtrip_all_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

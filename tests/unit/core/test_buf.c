@@ -20,11 +20,11 @@ test_append_cap(void **state)
 		int rc[4];
 		const char *want;
 	} cases[] = {
-		{ 10, { "hello", "world" }, { 0, 0 }, "helloworld" },
-		{ 10, { "hello", "world!" }, { 0, -1 }, "hello" },
-		{ 10, { "hello world" }, { -1 }, "" },
-		{ 0, { "", "x" }, { 0, -1 }, "" },
-		{ 3, { "a", "b", "c", "d" }, { 0, 0, 0, -1 }, "abc" },
+	    {10, {"hello", "world"}, {0, 0}, "helloworld"},
+	    {10, {"hello", "world!"}, {0, -1}, "hello"},
+	    {10, {"hello world"}, {-1}, ""},
+	    {0, {"", "x"}, {0, -1}, ""},
+	    {3, {"a", "b", "c", "d"}, {0, 0, 0, -1}, "abc"},
 	};
 	struct buf b;
 	size_t i, k;
@@ -32,8 +32,8 @@ test_append_cap(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		buf_init(&b, cases[i].max);
 		for (k = 0; k < 4 && cases[i].parts[k] != NULL; k++)
-			assert_int_equal(buf_appends(&b, cases[i].parts[k]),
-			    cases[i].rc[k]);
+			assert_int_equal(
+			    buf_appends(&b, cases[i].parts[k]), cases[i].rc[k]);
 		assert_int_equal(b.len, strlen(cases[i].want));
 		if (b.data != NULL)
 			assert_string_equal(b.data, cases[i].want);
@@ -97,10 +97,8 @@ test_consume(void **state)
 		size_t n;
 		const char *want;
 	} cases[] = {
-		{ "hello world", 6, "world" },
-		{ "hello", 0, "hello" },
-		{ "hello", 5, "" },
-		{ "hello", 9, "" },	/* clamped */
+	    {"hello world", 6, "world"}, {"hello", 0, "hello"},
+	    {"hello", 5, ""}, {"hello", 9, ""}, /* clamped */
 	};
 	struct buf b;
 	size_t i;
@@ -124,10 +122,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_append_cap),
-		cmocka_unit_test(test_growth),
-		cmocka_unit_test(test_printf),
-		cmocka_unit_test(test_consume),
+	    cmocka_unit_test(test_append_cap),
+	    cmocka_unit_test(test_growth),
+	    cmocka_unit_test(test_printf),
+	    cmocka_unit_test(test_consume),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,7 +64,8 @@ test_format(void **state)
 	log_info("session=%s event=%s", "abc", "connect");
 	out = end_capture(&len);
 	snprintf(want, sizeof(want),
-	    "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
+	    "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}"
+	    "Z "
 	    "postern\\[%ld\\] worker1: info: session=abc event=connect\n$",
 	    (long)getpid());
 	assert_int_equal(regcomp(&re, want, REG_EXTENDED), 0);
@@ -81,10 +82,10 @@ test_levels(void **state)
 		enum log_level min;
 		const char *want;
 	} cases[] = {
-		{ LOG_LEVEL_DEBUG, "debug: d|info: i|warn: w|error: e|" },
-		{ LOG_LEVEL_INFO, "info: i|warn: w|error: e|" },
-		{ LOG_LEVEL_WARN, "warn: w|error: e|" },
-		{ LOG_LEVEL_ERR, "error: e|" },
+	    {LOG_LEVEL_DEBUG, "debug: d|info: i|warn: w|error: e|"},
+	    {LOG_LEVEL_INFO, "info: i|warn: w|error: e|"},
+	    {LOG_LEVEL_WARN, "warn: w|error: e|"},
+	    {LOG_LEVEL_ERR, "error: e|"},
 	};
 	char got[256], *out, *line, *save;
 	size_t i, len;
@@ -116,13 +117,13 @@ test_level_parse(void **state)
 		const char *s;
 		int want;
 	} cases[] = {
-		{ "debug", LOG_LEVEL_DEBUG },
-		{ "info", LOG_LEVEL_INFO },
-		{ "warn", LOG_LEVEL_WARN },
-		{ "error", LOG_LEVEL_ERR },
-		{ "ERROR", -1 },
-		{ "warning", -1 },
-		{ "", -1 },
+	    {"debug", LOG_LEVEL_DEBUG},
+	    {"info", LOG_LEVEL_INFO},
+	    {"warn", LOG_LEVEL_WARN},
+	    {"error", LOG_LEVEL_ERR},
+	    {"ERROR", -1},
+	    {"warning", -1},
+	    {"", -1},
 	};
 	size_t i;
 
@@ -163,31 +164,31 @@ test_q(void **state)
 		size_t outlen;
 		const char *want;
 	} cases[] = {
-		{ "alice@example.com", (size_t)-1, 64, "alice@example.com" },
-		{ "a.b_c:d/e+f-g=h", (size_t)-1, 64, "a.b_c:d/e+f-g=h" },
-		{ "", (size_t)-1, 64, "\"\"" },
-		{ "two words", (size_t)-1, 64, "\"two words\"" },
-		{ "a\"b\\c", (size_t)-1, 64, "\"a\\\"b\\\\c\"" },
-		{ "x\r\ny=1", (size_t)-1, 64, "\"x\\x0d\\x0ay=1\"" },
-		{ "\xc3\xa9", (size_t)-1, 64, "\"\\xc3\\xa9\"" },
-		{ "a\0b", 3, 64, "\"a\\x00b\"" },
-		{ "abcdef", 3, 64, "abc" },
-		/* truncation: bare */
-		{ "abcdefghij", (size_t)-1, 11, "abcdefghij" },
-		{ "abcdefghij", (size_t)-1, 10, "abcdef..." },
-		/* truncation: quoted keeps the closing quote */
-		{ "a b", (size_t)-1, 6, "\"a b\"" },
-		{ "a bcdefgh", (size_t)-1, 10, "\"a bc...\"" },
-		{ "a\nbcdefgh", (size_t)-1, 10, "\"a...\"" },
-		{ "a bcdefgh", (size_t)-1, 5, "" },
+	    {"alice@example.com", (size_t)-1, 64, "alice@example.com"},
+	    {"a.b_c:d/e+f-g=h", (size_t)-1, 64, "a.b_c:d/e+f-g=h"},
+	    {"", (size_t)-1, 64, "\"\""},
+	    {"two words", (size_t)-1, 64, "\"two words\""},
+	    {"a\"b\\c", (size_t)-1, 64, "\"a\\\"b\\\\c\""},
+	    {"x\r\ny=1", (size_t)-1, 64, "\"x\\x0d\\x0ay=1\""},
+	    {"\xc3\xa9", (size_t)-1, 64, "\"\\xc3\\xa9\""},
+	    {"a\0b", 3, 64, "\"a\\x00b\""},
+	    {"abcdef", 3, 64, "abc"},
+	    /* truncation: bare */
+	    {"abcdefghij", (size_t)-1, 11, "abcdefghij"},
+	    {"abcdefghij", (size_t)-1, 10, "abcdef..."},
+	    /* truncation: quoted keeps the closing quote */
+	    {"a b", (size_t)-1, 6, "\"a b\""},
+	    {"a bcdefgh", (size_t)-1, 10, "\"a bc...\""},
+	    {"a\nbcdefgh", (size_t)-1, 10, "\"a...\""},
+	    {"a bcdefgh", (size_t)-1, 5, ""},
 	};
 	char out[64];
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		memset(out, 'Z', sizeof(out));
-		assert_ptr_equal(log_q(out, cases[i].outlen, cases[i].in,
-				     cases[i].len),
+		assert_ptr_equal(
+		    log_q(out, cases[i].outlen, cases[i].in, cases[i].len),
 		    out);
 		if (strcmp(out, cases[i].want) != 0)
 			fail_msg("log_q case %zu: got [%s] want [%s]", i, out,
@@ -201,11 +202,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_format),
-		cmocka_unit_test(test_levels),
-		cmocka_unit_test(test_level_parse),
-		cmocka_unit_test(test_long_and_control),
-		cmocka_unit_test(test_q),
+	    cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_levels),
+	    cmocka_unit_test(test_level_parse),
+	    cmocka_unit_test(test_long_and_control),
+	    cmocka_unit_test(test_q),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,13 +18,13 @@ static void
 test_wire_bytes(void **state)
 {
 	static const unsigned char want[] = {
-		0x00, 0x00, 0x00, 0x19,	/* length: 2 + 23 */
-		0x01, 0x02,		/* type 0x0102 */
-		0x7f,			/* u8 */
-		0xde, 0xad, 0xbe, 0xef,	/* u32 */
-		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,	/* u64 */
-		0x00, 0x00, 0x00, 0x02, 'h', 'i',	/* str */
-		0x00, 0x00, 0x00, 0x00,	/* NULL str */
+	    0x00, 0x00, 0x00, 0x19,                         /* length: 2 + 23 */
+	    0x01, 0x02,                                     /* type 0x0102 */
+	    0x7f,                                           /* u8 */
+	    0xde, 0xad, 0xbe, 0xef,                         /* u32 */
+	    0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, /* u64 */
+	    0x00, 0x00, 0x00, 0x02, 'h', 'i',               /* str */
+	    0x00, 0x00, 0x00, 0x00,                         /* NULL str */
 	};
 	struct buf b;
 
@@ -62,9 +62,8 @@ test_roundtrip(void **state)
 	assert_int_equal(msg_put_u32(&b, 7), 0);
 	assert_int_equal(msg_finish(&b), 0);
 
-	assert_int_equal(msg_reader_init(&r, (const unsigned char *)b.data,
-			     b.len),
-	    0);
+	assert_int_equal(
+	    msg_reader_init(&r, (const unsigned char *)b.data, b.len), 0);
 	assert_int_equal(r.type, 101);
 	assert_true(msg_get_u64(&r) == ~0ULL);
 	assert_int_equal(msg_get_u8(&r), 3);
@@ -79,7 +78,7 @@ test_roundtrip(void **state)
 	blob = msg_get_blob(&r, &blen);
 	assert_non_null(blob);
 	assert_int_equal(blen, 0);
-	assert_int_equal(msg_end(&r), -1);	/* the u32 is still unread */
+	assert_int_equal(msg_end(&r), -1); /* the u32 is still unread */
 	assert_int_equal(msg_get_u32(&r), 7);
 	assert_int_equal(msg_end(&r), 0);
 	/* reading past the end fails and sticks */
@@ -109,19 +108,22 @@ test_reader_rejects(void **state)
 		const char *name;
 		const char *payload;
 		size_t plen;
-		int str_outsize;	/* 0: read a u32 instead */
+		int str_outsize; /* 0: read a u32 instead */
 		int init_rc;
 		int end_rc;
 	} cases[] = {
-		{ "ok str", "\0\0\0\2ab", 6, 8, 0, 0 },
-		{ "str with NUL", "\0\0\0\2a\0", 6, 8, 0, -1 },
-		{ "str too long for out", "\0\0\0\3abc", 7, 3, 0, -1 },
-		{ "str fits exactly", "\0\0\0\3abc", 7, 4, 0, 0 },
-		{ "str length past end", "\0\0\0\5abc", 7, 8, 0, -1 },
-		{ "str huge length", "\xff\xff\xff\xff" "abc", 7, 8, 0, -1 },
-		{ "short u32", "\0\0\0", 3, 0, 0, -1 },
-		{ "trailing byte", "\0\0\0\1x", 5, 0, 0, -1 },
-		{ "exact u32", "\0\0\0\1", 4, 0, 0, 0 },
+	    {"ok str", "\0\0\0\2ab", 6, 8, 0, 0},
+	    {"str with NUL", "\0\0\0\2a\0", 6, 8, 0, -1},
+	    {"str too long for out", "\0\0\0\3abc", 7, 3, 0, -1},
+	    {"str fits exactly", "\0\0\0\3abc", 7, 4, 0, 0},
+	    {"str length past end", "\0\0\0\5abc", 7, 8, 0, -1},
+	    {"str huge length",
+	        "\xff\xff\xff\xff"
+	        "abc",
+	        7, 8, 0, -1},
+	    {"short u32", "\0\0\0", 3, 0, 0, -1},
+	    {"trailing byte", "\0\0\0\1x", 5, 0, 0, -1},
+	    {"exact u32", "\0\0\0\1", 4, 0, 0, 0},
 	};
 	unsigned char raw[64];
 	struct msg_reader r;
@@ -153,17 +155,17 @@ test_frame_len(void **state)
 		size_t avail;
 		long want;
 	} cases[] = {
-		{ "empty", { 0 }, 0, 0 },
-		{ "3 bytes", { 0, 0, 0 }, 3, 0 },
-		{ "len 2, 4 bytes", { 0, 0, 0, 2 }, 4, 0 },
-		{ "len 2, header", { 0, 0, 0, 2, 0, 1 }, 6, 6 },
-		{ "len 100", { 0, 0, 0, 100, 0, 1 }, 6, 104 },
-		{ "len 0", { 0, 0, 0, 0, 0, 1 }, 6, -1 },
-		{ "len 1", { 0, 0, 0, 1, 0, 1 }, 6, -1 },
-		{ "len 1 early", { 0, 0, 0, 1 }, 4, -1 },
-		{ "max", { 0, 1, 0, 0, 0, 1 }, 6, MSG_FRAME_MAX + 4 },
-		{ "max+1", { 0, 1, 0, 1, 0, 1 }, 6, -1 },
-		{ "huge", { 0xff, 0xff, 0xff, 0xff, 0, 1 }, 6, -1 },
+	    {"empty", {0}, 0, 0},
+	    {"3 bytes", {0, 0, 0}, 3, 0},
+	    {"len 2, 4 bytes", {0, 0, 0, 2}, 4, 0},
+	    {"len 2, header", {0, 0, 0, 2, 0, 1}, 6, 6},
+	    {"len 100", {0, 0, 0, 100, 0, 1}, 6, 104},
+	    {"len 0", {0, 0, 0, 0, 0, 1}, 6, -1},
+	    {"len 1", {0, 0, 0, 1, 0, 1}, 6, -1},
+	    {"len 1 early", {0, 0, 0, 1}, 4, -1},
+	    {"max", {0, 1, 0, 0, 0, 1}, 6, MSG_FRAME_MAX + 4},
+	    {"max+1", {0, 1, 0, 1, 0, 1}, 6, -1},
+	    {"huge", {0xff, 0xff, 0xff, 0xff, 0, 1}, 6, -1},
 	};
 	size_t i;
 
@@ -206,8 +208,8 @@ test_writer_limits(void **state)
 	assert_int_equal(msg_begin(&b, 1), 0);
 	assert_int_equal(msg_put_blob(&b, big, MSG_FRAME_MAX - 6), 0);
 	assert_int_equal(msg_finish(&b), 0);
-	assert_int_equal(msg_frame_len((const unsigned char *)b.data, b.len),
-	    (long)b.len);
+	assert_int_equal(
+	    msg_frame_len((const unsigned char *)b.data, b.len), (long)b.len);
 	/* one byte more fails, and the failure sticks to finish */
 	assert_int_equal(msg_begin(&b, 1), 0);
 	assert_int_equal(msg_put_blob(&b, big, MSG_FRAME_MAX - 5), -1);
@@ -239,12 +241,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_wire_bytes),
-		cmocka_unit_test(test_roundtrip),
-		cmocka_unit_test(test_reader_rejects),
-		cmocka_unit_test(test_frame_len),
-		cmocka_unit_test(test_reader_init),
-		cmocka_unit_test(test_writer_limits),
+	    cmocka_unit_test(test_wire_bytes),
+	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_reader_rejects),
+	    cmocka_unit_test(test_frame_len),
+	    cmocka_unit_test(test_reader_init),
+	    cmocka_unit_test(test_writer_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

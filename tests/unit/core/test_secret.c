@@ -20,9 +20,9 @@ test_new_free(void **state)
 		const char *p;
 		size_t len;
 	} cases[] = {
-		{ "hunter2", 7 },
-		{ "", 0 },
-		{ "a\0b", 3 },
+	    {"hunter2", 7},
+	    {"", 0},
+	    {"a\0b", 3},
 	};
 	struct secret *s;
 	size_t i;
@@ -64,14 +64,14 @@ test_ct_memeq(void **state)
 		size_t n;
 		int want;
 	} cases[] = {
-		{ "abcd", "abcd", 4, 1 },
-		{ "abcd", "abce", 4, 0 },
-		{ "xbcd", "abcd", 4, 0 },
-		{ "abcd", "abce", 3, 1 },
-		{ "", "", 0, 1 },
-		{ "\x80", "\x00", 1, 0 },
-		{ "\xff", "\xfe", 1, 0 },
-		{ "\x01", "\x00", 1, 0 },
+	    {"abcd", "abcd", 4, 1},
+	    {"abcd", "abce", 4, 0},
+	    {"xbcd", "abcd", 4, 0},
+	    {"abcd", "abce", 3, 1},
+	    {"", "", 0, 1},
+	    {"\x80", "\x00", 1, 0},
+	    {"\xff", "\xfe", 1, 0},
+	    {"\x01", "\x00", 1, 0},
 	};
 	size_t i;
 
@@ -87,21 +87,21 @@ test_ct_streq(void **state)
 		const char *a, *b;
 		int want;
 	} cases[] = {
-		{ "secret", "secret", 1 },
-		{ "secret", "secreT", 0 },
-		{ "secre", "secret", 0 },
-		{ "secrets", "secret", 0 },
-		{ "", "", 1 },
-		{ "", "x", 0 },
-		{ "x", "", 0 },
-		{ "Secret", "secret", 0 },
-		{ "\xc3\xa9", "\xc3\xa9", 1 },
+	    {"secret", "secret", 1},
+	    {"secret", "secreT", 0},
+	    {"secre", "secret", 0},
+	    {"secrets", "secret", 0},
+	    {"", "", 1},
+	    {"", "x", 0},
+	    {"x", "", 0},
+	    {"Secret", "secret", 0},
+	    {"\xc3\xa9", "\xc3\xa9", 1},
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		assert_int_equal(ct_streq(cases[i].a, cases[i].b),
-		    cases[i].want);
+		assert_int_equal(
+		    ct_streq(cases[i].a, cases[i].b), cases[i].want);
 }
 
 static void
@@ -116,7 +116,7 @@ test_rand(void **state)
 	assert_int_equal(strlen(tok), 32);
 	for (i = 0; i < 32; i++)
 		assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				       "abcdefghijklmnopqrstuvwxyz0123456789",
+		                       "abcdefghijklmnopqrstuvwxyz0123456789",
 		    tok[i]));
 	assert_string_not_equal(tok, tok2);
 	rand_token(tok, 0);
@@ -132,11 +132,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_new_free),
-		cmocka_unit_test(test_wipe),
-		cmocka_unit_test(test_ct_memeq),
-		cmocka_unit_test(test_ct_streq),
-		cmocka_unit_test(test_rand),
+	    cmocka_unit_test(test_new_free),
+	    cmocka_unit_test(test_wipe),
+	    cmocka_unit_test(test_ct_memeq),
+	    cmocka_unit_test(test_ct_streq),
+	    cmocka_unit_test(test_rand),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,11 +21,11 @@ test_copy(void **state)
 		const char *want;
 		size_t ret;
 	} cases[] = {
-		{ "hello", 10, "hello", 5 },
-		{ "hello", 6, "hello", 5 },
-		{ "hello", 5, "hell", 5 },
-		{ "hello", 1, "", 5 },
-		{ "", 4, "", 0 },
+	    {"hello", 10, "hello", 5},
+	    {"hello", 6, "hello", 5},
+	    {"hello", 5, "hell", 5},
+	    {"hello", 1, "", 5},
+	    {"", 4, "", 0},
 	};
 	char dst[16];
 	size_t i, got;
@@ -52,11 +52,11 @@ test_append(void **state)
 		const char *want;
 		size_t ret;
 	} cases[] = {
-		{ "ab", "cd", 10, "abcd", 4 },
-		{ "ab", "cd", 5, "abcd", 4 },
-		{ "ab", "cd", 4, "abc", 4 },
-		{ "ab", "cd", 3, "ab", 4 },
-		{ "", "xyz", 2, "x", 3 },
+	    {"ab", "cd", 10, "abcd", 4},
+	    {"ab", "cd", 5, "abcd", 4},
+	    {"ab", "cd", 4, "abc", 4},
+	    {"ab", "cd", 3, "ab", 4},
+	    {"", "xyz", 2, "x", 3},
 	};
 	char dst[16];
 	size_t i, got;
@@ -79,22 +79,22 @@ test_case(void **state)
 		const char *a, *b;
 		int eq, prefix;
 	} cases[] = {
-		{ "HeLLo", "hello", 1, 1 },
-		{ "hello", "hell", 0, 1 },
-		{ "hell", "hello", 0, 0 },
-		{ "", "", 1, 1 },
-		{ "abc", "", 0, 1 },
-		{ "AUTH PLAIN", "auth ", 0, 1 },
-		{ "\xc3\x89", "\xc3\xa9", 0, 0 },	/* no Unicode folding */
-		{ "[", "{", 0, 0 },
+	    {"HeLLo", "hello", 1, 1},
+	    {"hello", "hell", 0, 1},
+	    {"hell", "hello", 0, 0},
+	    {"", "", 1, 1},
+	    {"abc", "", 0, 1},
+	    {"AUTH PLAIN", "auth ", 0, 1},
+	    {"\xc3\x89", "\xc3\xa9", 0, 0}, /* no Unicode folding */
+	    {"[", "{", 0, 0},
 	};
 	char s[32];
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(str_ieq(cases[i].a, cases[i].b), cases[i].eq);
-		assert_int_equal(str_iprefix(cases[i].a, cases[i].b),
-		    cases[i].prefix);
+		assert_int_equal(
+		    str_iprefix(cases[i].a, cases[i].b), cases[i].prefix);
 	}
 	strcpy(s, "MiXeD 123 \xc3\x89");
 	assert_ptr_equal(str_lower(s), s);
@@ -107,11 +107,11 @@ test_trim(void **state)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		{ "  a b \t\r\n", "a b" },
-		{ "abc", "abc" },
-		{ "   ", "" },
-		{ "", "" },
-		{ "\v\fx", "x" },
+	    {"  a b \t\r\n", "a b"},
+	    {"abc", "abc"},
+	    {"   ", ""},
+	    {"", ""},
+	    {"\v\fx", "x"},
 	};
 	char s[32];
 	size_t i;
@@ -140,18 +140,18 @@ test_printable(void **state)
 		size_t len;
 		int want;
 	} cases[] = {
-		{ "hello world ~", 13, 1 },
-		{ "", 0, 1 },
-		{ "a\tb", 3, 0 },
-		{ "a\x7f", 2, 0 },
-		{ "\xc3\xa9", 2, 0 },
-		{ "a\0b", 3, 0 },
+	    {"hello world ~", 13, 1},
+	    {"", 0, 1},
+	    {"a\tb", 3, 0},
+	    {"a\x7f", 2, 0},
+	    {"\xc3\xa9", 2, 0},
+	    {"a\0b", 3, 0},
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		assert_int_equal(str_is_printable_ascii(cases[i].s,
-				     cases[i].len),
+		assert_int_equal(
+		    str_is_printable_ascii(cases[i].s, cases[i].len),
 		    cases[i].want);
 }
 
@@ -162,34 +162,33 @@ test_utf8(void **state)
 		const char *s;
 		int want;
 	} cases[] = {
-		{ "plain ascii", 1 },
-		{ "", 1 },
-		{ "caf\xc3\xa9", 1 },
-		{ "\xe2\x82\xac", 1 },		/* U+20AC */
-		{ "\xf0\x9f\x98\x80", 1 },	/* U+1F600 */
-		{ "\xf4\x8f\xbf\xbf", 1 },	/* U+10FFFF */
-		{ "\xed\x9f\xbf", 1 },		/* U+D7FF */
-		{ "\xee\x80\x80", 1 },		/* U+E000 */
-		{ "\xc0\xaf", 0 },		/* overlong '/' */
-		{ "\xc1\xbf", 0 },		/* overlong */
-		{ "\xe0\x80\xaf", 0 },		/* overlong 3 */
-		{ "\xf0\x80\x80\xaf", 0 },	/* overlong 4 */
-		{ "\xed\xa0\x80", 0 },		/* surrogate U+D800 */
-		{ "\xed\xbf\xbf", 0 },		/* surrogate U+DFFF */
-		{ "\xf4\x90\x80\x80", 0 },	/* > U+10FFFF */
-		{ "\xf5\x80\x80\x80", 0 },
-		{ "\xff", 0 },
-		{ "\x80", 0 },			/* lone continuation */
-		{ "\xc3", 0 },			/* truncated */
-		{ "\xe2\x82", 0 },		/* truncated */
-		{ "\xc3\x28", 0 },		/* bad continuation */
-		{ "a\xf0\x9f\x98", 0 },
+	    {"plain ascii", 1},
+	    {"", 1},
+	    {"caf\xc3\xa9", 1},
+	    {"\xe2\x82\xac", 1},     /* U+20AC */
+	    {"\xf0\x9f\x98\x80", 1}, /* U+1F600 */
+	    {"\xf4\x8f\xbf\xbf", 1}, /* U+10FFFF */
+	    {"\xed\x9f\xbf", 1},     /* U+D7FF */
+	    {"\xee\x80\x80", 1},     /* U+E000 */
+	    {"\xc0\xaf", 0},         /* overlong '/' */
+	    {"\xc1\xbf", 0},         /* overlong */
+	    {"\xe0\x80\xaf", 0},     /* overlong 3 */
+	    {"\xf0\x80\x80\xaf", 0}, /* overlong 4 */
+	    {"\xed\xa0\x80", 0},     /* surrogate U+D800 */
+	    {"\xed\xbf\xbf", 0},     /* surrogate U+DFFF */
+	    {"\xf4\x90\x80\x80", 0}, /* > U+10FFFF */
+	    {"\xf5\x80\x80\x80", 0},
+	    {"\xff", 0},
+	    {"\x80", 0},     /* lone continuation */
+	    {"\xc3", 0},     /* truncated */
+	    {"\xe2\x82", 0}, /* truncated */
+	    {"\xc3\x28", 0}, /* bad continuation */
+	    {"a\xf0\x9f\x98", 0},
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(str_valid_utf8(cases[i].s,
-				     strlen(cases[i].s)),
+		assert_int_equal(str_valid_utf8(cases[i].s, strlen(cases[i].s)),
 		    cases[i].want);
 	}
 	/* the length bounds the check: a valid prefix of a longer string */
@@ -205,29 +204,29 @@ test_to_uint(void **state)
 		int rc;
 		unsigned long long want;
 	} cases[] = {
-		{ "0", 10, 0, 0 },
-		{ "10", 10, 0, 10 },
-		{ "11", 10, -1, 0 },
-		{ "007", 10, 0, 7 },
-		{ "", 10, -1, 0 },
-		{ "-1", 10, -1, 0 },
-		{ "+1", 10, -1, 0 },
-		{ " 1", 10, -1, 0 },
-		{ "1 ", 10, -1, 0 },
-		{ "1x", 10, -1, 0 },
-		{ "18446744073709551615", ~0ULL, 0, ~0ULL },
-		{ "18446744073709551616", ~0ULL, -1, 0 },
-		{ "99999999999999999999999", ~0ULL, -1, 0 },
-		{ "65535", 65535, 0, 65535 },
-		{ "65536", 65535, -1, 0 },
+	    {"0", 10, 0, 0},
+	    {"10", 10, 0, 10},
+	    {"11", 10, -1, 0},
+	    {"007", 10, 0, 7},
+	    {"", 10, -1, 0},
+	    {"-1", 10, -1, 0},
+	    {"+1", 10, -1, 0},
+	    {" 1", 10, -1, 0},
+	    {"1 ", 10, -1, 0},
+	    {"1x", 10, -1, 0},
+	    {"18446744073709551615", ~0ULL, 0, ~0ULL},
+	    {"18446744073709551616", ~0ULL, -1, 0},
+	    {"99999999999999999999999", ~0ULL, -1, 0},
+	    {"65535", 65535, 0, 65535},
+	    {"65536", 65535, -1, 0},
 	};
 	unsigned long long got;
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		got = 12345;
-		assert_int_equal(str_to_uint(cases[i].s, cases[i].max, &got),
-		    cases[i].rc);
+		assert_int_equal(
+		    str_to_uint(cases[i].s, cases[i].max, &got), cases[i].rc);
 		if (cases[i].rc == 0)
 			assert_true(got == cases[i].want);
 		else
@@ -239,14 +238,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_copy),
-		cmocka_unit_test(test_append),
-		cmocka_unit_test(test_case),
-		cmocka_unit_test(test_trim),
-		cmocka_unit_test(test_dup),
-		cmocka_unit_test(test_printable),
-		cmocka_unit_test(test_utf8),
-		cmocka_unit_test(test_to_uint),
+	    cmocka_unit_test(test_copy),
+	    cmocka_unit_test(test_append),
+	    cmocka_unit_test(test_case),
+	    cmocka_unit_test(test_trim),
+	    cmocka_unit_test(test_dup),
+	    cmocka_unit_test(test_printable),
+	    cmocka_unit_test(test_utf8),
+	    cmocka_unit_test(test_to_uint),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

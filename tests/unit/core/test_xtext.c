@@ -19,32 +19,32 @@ test_decode(void **state)
 		long rc;
 		const char *want;
 	} cases[] = {
-		{ "", 0, "" },
-		{ "user@example.com", 16, "user@example.com" },
-		{ "a+2Bb", 3, "a+b" },
-		{ "a+3Db", 3, "a=b" },
-		{ "+20", 1, " " },
-		{ "+C3+A9", 2, "\xc3\xa9" },
-		{ "!~", 2, "!~" },
-		{ "a+2b", -1, NULL },	/* lower-case hex */
-		{ "a+", -1, NULL },	/* truncated */
-		{ "a+2", -1, NULL },
-		{ "a+G0", -1, NULL },
-		{ "a=b", -1, NULL },	/* '=' is not an xchar */
-		{ "a b", -1, NULL },	/* space */
-		{ "a\tb", -1, NULL },
-		{ "a\x7f", -1, NULL },
-		{ "\xc3\xa9", -1, NULL },
-		{ "+00", -1, NULL },	/* would truncate the C string */
-		{ "++2B", -1, NULL },
+	    {"", 0, ""},
+	    {"user@example.com", 16, "user@example.com"},
+	    {"a+2Bb", 3, "a+b"},
+	    {"a+3Db", 3, "a=b"},
+	    {"+20", 1, " "},
+	    {"+C3+A9", 2, "\xc3\xa9"},
+	    {"!~", 2, "!~"},
+	    {"a+2b", -1, NULL}, /* lower-case hex */
+	    {"a+", -1, NULL},   /* truncated */
+	    {"a+2", -1, NULL},
+	    {"a+G0", -1, NULL},
+	    {"a=b", -1, NULL}, /* '=' is not an xchar */
+	    {"a b", -1, NULL}, /* space */
+	    {"a\tb", -1, NULL},
+	    {"a\x7f", -1, NULL},
+	    {"\xc3\xa9", -1, NULL},
+	    {"+00", -1, NULL}, /* would truncate the C string */
+	    {"++2B", -1, NULL},
 	};
 	char out[64];
 	size_t i;
 	long rc;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		rc = xtext_decode(cases[i].in, strlen(cases[i].in), out,
-		    sizeof(out));
+		rc = xtext_decode(
+		    cases[i].in, strlen(cases[i].in), out, sizeof(out));
 		assert_int_equal(rc, cases[i].rc);
 		if (rc >= 0)
 			assert_string_equal(out, cases[i].want);
@@ -73,13 +73,13 @@ test_encode(void **state)
 		size_t n;
 		const char *want;
 	} cases[] = {
-		{ "", 0, "" },
-		{ "user@example.com", 16, "user@example.com" },
-		{ "a+b=c", 5, "a+2Bb+3Dc" },
-		{ "a b", 3, "a+20b" },
-		{ "\xc3\xa9", 2, "+C3+A9" },
-		{ "\0\n", 2, "+00+0A" },
-		{ "~\x7f", 2, "~+7F" },
+	    {"", 0, ""},
+	    {"user@example.com", 16, "user@example.com"},
+	    {"a+b=c", 5, "a+2Bb+3Dc"},
+	    {"a b", 3, "a+20b"},
+	    {"\xc3\xa9", 2, "+C3+A9"},
+	    {"\0\n", 2, "+00+0A"},
+	    {"~\x7f", 2, "~+7F"},
 	};
 	char out[64];
 	size_t i;
@@ -106,8 +106,8 @@ test_roundtrip(void **state)
 		in[i] = (char)(i + 1);
 	n = xtext_encode(in, sizeof(in), enc, sizeof(enc));
 	assert_true(n > 0);
-	assert_int_equal(xtext_decode(enc, (size_t)n, dec, sizeof(dec)),
-	    (long)sizeof(in));
+	assert_int_equal(
+	    xtext_decode(enc, (size_t)n, dec, sizeof(dec)), (long)sizeof(in));
 	assert_memory_equal(in, dec, sizeof(in));
 }
 
@@ -115,10 +115,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_decode),
-		cmocka_unit_test(test_decode_sizes),
-		cmocka_unit_test(test_encode),
-		cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_decode),
+	    cmocka_unit_test(test_decode_sizes),
+	    cmocka_unit_test(test_encode),
+	    cmocka_unit_test(test_roundtrip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,7 @@
 #include "sasl/mech.h"
 
 /* B - bytes of a string literal, embedded NULs included. */
-#define B(lit) ((struct bytes){ (const unsigned char *)(lit), sizeof(lit) - 1 })
+#define B(lit) ((struct bytes){(const unsigned char *)(lit), sizeof(lit) - 1})
 
 static inline struct cred_result
 cred(enum passdb_status st, const char *user, unsigned int flags)

@@ -98,12 +98,12 @@ test_resume(void **state)
 		enum sasl_status want;
 		enum sasl_error err;
 	} cases[] = {
-		{ PASSDB_OK, 0, SASL_OK, SASL_ERR_NONE },
-		{ PASSDB_MISMATCH, 0, SASL_FAIL, SASL_ERR_CREDENTIALS },
-		{ PASSDB_NO_USER, 0, SASL_FAIL, SASL_ERR_CREDENTIALS },
-		{ PASSDB_DISABLED, 0, SASL_FAIL, SASL_ERR_DISABLED },
-		{ PASSDB_TEMPFAIL, 0, SASL_TEMPFAIL, SASL_ERR_TEMP },
-		{ PASSDB_OK, CRED_MUST_CHANGE, SASL_FAIL, SASL_ERR_MUST_CHANGE },
+	    {PASSDB_OK, 0, SASL_OK, SASL_ERR_NONE},
+	    {PASSDB_MISMATCH, 0, SASL_FAIL, SASL_ERR_CREDENTIALS},
+	    {PASSDB_NO_USER, 0, SASL_FAIL, SASL_ERR_CREDENTIALS},
+	    {PASSDB_DISABLED, 0, SASL_FAIL, SASL_ERR_DISABLED},
+	    {PASSDB_TEMPFAIL, 0, SASL_TEMPFAIL, SASL_ERR_TEMP},
+	    {PASSDB_OK, CRED_MUST_CHANGE, SASL_FAIL, SASL_ERR_MUST_CHANGE},
 	};
 	struct bytes user = B("test"), pass = B("pw");
 	struct cred_result r;
@@ -114,13 +114,13 @@ test_resume(void **state)
 	buf_init(&out, OUT_MAX);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		x = new_x();
-		assert_int_equal(sasl_exchange_step(x, &user, &out),
-		    SASL_CONTINUE);
-		assert_int_equal(sasl_exchange_step(x, &pass, &out),
-		    SASL_PENDING);
+		assert_int_equal(
+		    sasl_exchange_step(x, &user, &out), SASL_CONTINUE);
+		assert_int_equal(
+		    sasl_exchange_step(x, &pass, &out), SASL_PENDING);
 		r = cred(cases[i].st, "test", cases[i].flags);
-		assert_int_equal(sasl_exchange_resume(x, &r, &out),
-		    cases[i].want);
+		assert_int_equal(
+		    sasl_exchange_resume(x, &r, &out), cases[i].want);
 		assert_int_equal(x->error, cases[i].err);
 		assert_null(x->password);
 		sasl_exchange_free(x);
@@ -135,21 +135,21 @@ test_malformed(void **state)
 	static char long_user[257], long_pass[257];
 	struct {
 		const char *name;
-		int ir;			/* user name sent as initial response */
+		int ir; /* user name sent as initial response */
 		struct bytes user;
-		struct bytes pass;	/* .data NULL: fail at the user step */
+		struct bytes pass; /* .data NULL: fail at the user step */
 	} cases[] = {
-		{ "empty user", 0, B(""), { NULL, 0 } },
-		{ "empty user IR", 1, B(""), { NULL, 0 } },
-		{ "NUL in user", 0, B("te\0st"), { NULL, 0 } },
-		{ "control in user", 1, B("te\nst"), { NULL, 0 } },
-		{ "bad UTF-8 user", 0, B("\xff"), { NULL, 0 } },
-		{ "long user", 0, { (const unsigned char *)long_user, 256 },
-		    { NULL, 0 } },
-		{ "empty password", 0, B("test"), B("") },
-		{ "NUL in password", 1, B("test"), B("pa\0ss") },
-		{ "long password", 0, B("test"),
-		    { (const unsigned char *)long_pass, 256 } },
+	    {"empty user", 0, B(""), {NULL, 0}},
+	    {"empty user IR", 1, B(""), {NULL, 0}},
+	    {"NUL in user", 0, B("te\0st"), {NULL, 0}},
+	    {"control in user", 1, B("te\nst"), {NULL, 0}},
+	    {"bad UTF-8 user", 0, B("\xff"), {NULL, 0}},
+	    {"long user", 0, {(const unsigned char *)long_user, 256},
+	        {NULL, 0}},
+	    {"empty password", 0, B("test"), B("")},
+	    {"NUL in password", 1, B("test"), B("pa\0ss")},
+	    {"long password", 0, B("test"),
+	        {(const unsigned char *)long_pass, 256}},
 	};
 	struct buf out;
 	struct sasl_exchange *x;
@@ -163,8 +163,8 @@ test_malformed(void **state)
 
 		x = new_x();
 		if (!cases[i].ir)
-			assert_int_equal(sasl_exchange_step(x, NULL, &out),
-			    SASL_CONTINUE);
+			assert_int_equal(
+			    sasl_exchange_step(x, NULL, &out), SASL_CONTINUE);
 		st = sasl_exchange_step(x, &cases[i].user, &out);
 		if (cases[i].pass.data != NULL) {
 			assert_int_equal(st, SASL_CONTINUE);
@@ -186,8 +186,8 @@ test_malformed(void **state)
 	{
 		struct bytes u = B("test");
 
-		assert_int_equal(sasl_exchange_step(x, &u, &out),
-		    SASL_CONTINUE);
+		assert_int_equal(
+		    sasl_exchange_step(x, &u, &out), SASL_CONTINUE);
 	}
 	assert_int_equal(sasl_exchange_step(x, NULL, &out), SASL_FAIL);
 	sasl_exchange_free(x);
@@ -195,13 +195,12 @@ test_malformed(void **state)
 	/* 255 octets is still fine */
 	x = new_x();
 	{
-		struct bytes u = { (const unsigned char *)long_user, 255 };
-		struct bytes p = { (const unsigned char *)long_pass, 255 };
+		struct bytes u = {(const unsigned char *)long_user, 255};
+		struct bytes p = {(const unsigned char *)long_pass, 255};
 
-		assert_int_equal(sasl_exchange_step(x, &u, &out),
-		    SASL_CONTINUE);
-		assert_int_equal(sasl_exchange_step(x, &p, &out),
-		    SASL_PENDING);
+		assert_int_equal(
+		    sasl_exchange_step(x, &u, &out), SASL_CONTINUE);
+		assert_int_equal(sasl_exchange_step(x, &p, &out), SASL_PENDING);
 	}
 	sasl_exchange_free(x);
 	buf_free(&out);
@@ -265,8 +264,8 @@ static void
 test_roundtrip(void **state)
 {
 	struct secret *pw = secret_new("hunter2", 7);
-	struct sasl_client *c = sasl_client_new(&sasl_mech_login, "carol",
-	    NULL, pw);
+	struct sasl_client *c =
+	    sasl_client_new(&sasl_mech_login, "carol", NULL, pw);
 	struct sasl_exchange *x = new_x();
 	struct buf resp, out;
 	struct bytes ch, in;
@@ -279,8 +278,8 @@ test_roundtrip(void **state)
 	while (st == SASL_CONTINUE) {
 		ch.data = (const unsigned char *)out.data;
 		ch.len = out.len;
-		assert_int_equal(sasl_client_step(c, &ch, &resp),
-		    SASL_CONTINUE);
+		assert_int_equal(
+		    sasl_client_step(c, &ch, &resp), SASL_CONTINUE);
 		in.data = (const unsigned char *)resp.data;
 		in.len = resp.len;
 		st = sasl_exchange_step(x, &in, &out);
@@ -301,12 +300,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_prompts),
-		cmocka_unit_test(test_initial_response),
-		cmocka_unit_test(test_resume),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_client),
-		cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_prompts),
+	    cmocka_unit_test(test_initial_response),
+	    cmocka_unit_test(test_resume),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_client),
+	    cmocka_unit_test(test_roundtrip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -122,21 +122,21 @@ test_malformed(void **state)
 		const char *name;
 		struct bytes in;
 	} cases[] = {
-		{ "empty", B("") },
-		{ "no NUL", B("testpassword") },
-		{ "one NUL", B("\0test") },
-		{ "one NUL pw", B("test\0pw") },
-		{ "empty password", B("\0test\0") },
-		{ "empty authcid", B("\0\0pw") },
-		{ "three NULs", B("a\0b\0c\0d") },
-		{ "NUL at end", B("\0test\0pw\0") },
-		{ "bad UTF-8 password", B("\0test\0\xff\xfe") },
-		{ "overlong UTF-8 password", B("\0test\0\xc0\xaf") },
-		{ "bad UTF-8 authcid", B("\0te\xc3st\0pw") },
-		{ "bad UTF-8 authzid", B("\x80\0test\0pw") },
-		{ "control in authcid", B("\0te\x01st\0pw") },
-		{ "DEL in authzid", B("a\x7f\0test\0pw") },
-		{ "CR in authcid", B("\0test\r\0pw") },
+	    {"empty", B("")},
+	    {"no NUL", B("testpassword")},
+	    {"one NUL", B("\0test")},
+	    {"one NUL pw", B("test\0pw")},
+	    {"empty password", B("\0test\0")},
+	    {"empty authcid", B("\0\0pw")},
+	    {"three NULs", B("a\0b\0c\0d")},
+	    {"NUL at end", B("\0test\0pw\0")},
+	    {"bad UTF-8 password", B("\0test\0\xff\xfe")},
+	    {"overlong UTF-8 password", B("\0test\0\xc0\xaf")},
+	    {"bad UTF-8 authcid", B("\0te\xc3st\0pw")},
+	    {"bad UTF-8 authzid", B("\x80\0test\0pw")},
+	    {"control in authcid", B("\0te\x01st\0pw")},
+	    {"DEL in authzid", B("a\x7f\0test\0pw")},
+	    {"CR in authcid", B("\0test\r\0pw")},
 	};
 	struct buf out;
 	struct sasl_exchange *x;
@@ -203,13 +203,13 @@ test_resume(void **state)
 		enum sasl_status want;
 		enum sasl_error err;
 	} cases[] = {
-		{ PASSDB_OK, 0, SASL_OK, SASL_ERR_NONE },
-		{ PASSDB_MISMATCH, 0, SASL_FAIL, SASL_ERR_CREDENTIALS },
-		{ PASSDB_NO_USER, 0, SASL_FAIL, SASL_ERR_CREDENTIALS },
-		{ PASSDB_DISABLED, 0, SASL_FAIL, SASL_ERR_DISABLED },
-		{ PASSDB_TEMPFAIL, 0, SASL_TEMPFAIL, SASL_ERR_TEMP },
-		{ PASSDB_NO_SCHEME, 0, SASL_TEMPFAIL, SASL_ERR_TEMP },
-		{ PASSDB_OK, CRED_MUST_CHANGE, SASL_FAIL, SASL_ERR_MUST_CHANGE },
+	    {PASSDB_OK, 0, SASL_OK, SASL_ERR_NONE},
+	    {PASSDB_MISMATCH, 0, SASL_FAIL, SASL_ERR_CREDENTIALS},
+	    {PASSDB_NO_USER, 0, SASL_FAIL, SASL_ERR_CREDENTIALS},
+	    {PASSDB_DISABLED, 0, SASL_FAIL, SASL_ERR_DISABLED},
+	    {PASSDB_TEMPFAIL, 0, SASL_TEMPFAIL, SASL_ERR_TEMP},
+	    {PASSDB_NO_SCHEME, 0, SASL_TEMPFAIL, SASL_ERR_TEMP},
+	    {PASSDB_OK, CRED_MUST_CHANGE, SASL_FAIL, SASL_ERR_MUST_CHANGE},
 	};
 	struct bytes in = B("\0test\0pw");
 	struct cred_result r;
@@ -220,11 +220,11 @@ test_resume(void **state)
 	buf_init(&out, OUT_MAX);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		x = new_x(0);
-		assert_int_equal(sasl_exchange_step(x, &in, &out),
-		    SASL_PENDING);
+		assert_int_equal(
+		    sasl_exchange_step(x, &in, &out), SASL_PENDING);
 		r = cred(cases[i].st, "test", cases[i].flags);
-		assert_int_equal(sasl_exchange_resume(x, &r, &out),
-		    cases[i].want);
+		assert_int_equal(
+		    sasl_exchange_resume(x, &r, &out), cases[i].want);
 		assert_int_equal(x->error, cases[i].err);
 		assert_null(x->password);
 		if (cases[i].want != SASL_OK)
@@ -258,21 +258,21 @@ test_authzid_rule(void **state)
 	static const struct {
 		const char *authzid;
 		const char *authcid;
-		const char *canon;	/* what the passdb calls the user */
+		const char *canon; /* what the passdb calls the user */
 		int allow;
 		enum sasl_status want;
 		const char *user;
 	} cases[] = {
-		{ "", "test", "test", 0, SASL_OK, "test" },
-		{ "test", "test", "test", 0, SASL_OK, "test" },
-		{ "TEST", "test", "test", 0, SASL_OK, "test" },
-		{ "test", "Test", "test", 0, SASL_OK, "test" },
-		{ "", "Test", "test", 0, SASL_OK, "test" },
-		{ "canon", "alias", "canon", 0, SASL_OK, "canon" },
-		{ "", "test", NULL, 0, SASL_OK, "test" },
-		{ "admin", "test", "test", 0, SASL_FAIL, "" },
-		{ "admin", "test", NULL, 0, SASL_FAIL, "" },
-		{ "admin", "test", "test", 1, SASL_OK, "admin" },
+	    {"", "test", "test", 0, SASL_OK, "test"},
+	    {"test", "test", "test", 0, SASL_OK, "test"},
+	    {"TEST", "test", "test", 0, SASL_OK, "test"},
+	    {"test", "Test", "test", 0, SASL_OK, "test"},
+	    {"", "Test", "test", 0, SASL_OK, "test"},
+	    {"canon", "alias", "canon", 0, SASL_OK, "canon"},
+	    {"", "test", NULL, 0, SASL_OK, "test"},
+	    {"admin", "test", "test", 0, SASL_FAIL, ""},
+	    {"admin", "test", NULL, 0, SASL_FAIL, ""},
+	    {"admin", "test", "test", 1, SASL_OK, "admin"},
 	};
 	char msg[600];
 	struct bytes in;
@@ -294,8 +294,8 @@ test_authzid_rule(void **state)
 		in.len = zl + cl + 4;
 
 		x = new_x(cases[i].allow);
-		assert_int_equal(sasl_exchange_step(x, &in, &out),
-		    SASL_PENDING);
+		assert_int_equal(
+		    sasl_exchange_step(x, &in, &out), SASL_PENDING);
 		r = cred(PASSDB_OK, cases[i].canon, 0);
 		if (sasl_exchange_resume(x, &r, &out) != cases[i].want)
 			fail_msg("case %zu: wrong status", i);
@@ -318,8 +318,8 @@ static void
 test_round_trip_cap(void **state)
 {
 	static const struct sasl_mech chatty = {
-		.name = "CHATTY",
-		.step = chatty_step,
+	    .name = "CHATTY",
+	    .step = chatty_step,
 	};
 	struct sasl_exchange *x = sasl_exchange_new(&chatty, NULL, 0);
 	struct bytes in = B("x");
@@ -329,8 +329,8 @@ test_round_trip_cap(void **state)
 	assert_non_null(x);
 	buf_init(&out, OUT_MAX);
 	for (i = 0; i < SASL_STEPS_MAX; i++)
-		assert_int_equal(sasl_exchange_step(x, &in, &out),
-		    SASL_CONTINUE);
+		assert_int_equal(
+		    sasl_exchange_step(x, &in, &out), SASL_CONTINUE);
 	assert_int_equal(sasl_exchange_step(x, &in, &out), SASL_FAIL);
 	assert_int_equal(x->error, SASL_ERR_MALFORMED);
 	buf_free(&out);
@@ -355,7 +355,10 @@ test_client(void **state)
 	assert_non_null(c);
 	assert_int_equal(sasl_client_step(c, NULL, &resp), SASL_CONTINUE);
 	assert_int_equal(resp.len, 10);
-	assert_memory_equal(resp.data, "\0test\0" "1234", 10);
+	assert_memory_equal(resp.data,
+	    "\0test\0"
+	    "1234",
+	    10);
 	assert_true(base64_encode(resp.data, resp.len, b64, sizeof(b64)) > 0);
 	assert_string_equal(b64, "AHRlc3QAMTIzNA==");
 	/* PLAIN has one message only */
@@ -368,11 +371,14 @@ test_client(void **state)
 	{
 		struct bytes ch = B("");
 
-		assert_int_equal(sasl_client_step(c, &ch, &resp),
-		    SASL_CONTINUE);
+		assert_int_equal(
+		    sasl_client_step(c, &ch, &resp), SASL_CONTINUE);
 	}
 	assert_int_equal(resp.len, 15);
-	assert_memory_equal(resp.data, "admin\0test\0" "1234", 15);
+	assert_memory_equal(resp.data,
+	    "admin\0test\0"
+	    "1234",
+	    15);
 	sasl_client_free(c);
 
 	/* nothing to send */
@@ -393,8 +399,8 @@ static void
 test_roundtrip(void **state)
 {
 	struct secret *pw = secret_new("s3cr\xc3\xa9t", 7);
-	struct sasl_client *c = sasl_client_new(&sasl_mech_plain, "bob", "",
-	    pw);
+	struct sasl_client *c =
+	    sasl_client_new(&sasl_mech_plain, "bob", "", pw);
 	struct sasl_exchange *x = new_x(0);
 	struct buf resp, out;
 	struct bytes in;
@@ -422,16 +428,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_registry),
-		cmocka_unit_test(test_rfc_vector),
-		cmocka_unit_test(test_no_initial_response),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_utf8_ok),
-		cmocka_unit_test(test_resume),
-		cmocka_unit_test(test_authzid_rule),
-		cmocka_unit_test(test_round_trip_cap),
-		cmocka_unit_test(test_client),
-		cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_registry),
+	    cmocka_unit_test(test_rfc_vector),
+	    cmocka_unit_test(test_no_initial_response),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_utf8_ok),
+	    cmocka_unit_test(test_resume),
+	    cmocka_unit_test(test_authzid_rule),
+	    cmocka_unit_test(test_round_trip_cap),
+	    cmocka_unit_test(test_client),
+	    cmocka_unit_test(test_roundtrip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
