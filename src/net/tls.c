@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "core/config.h"
 #include "core/str.h"
@@ -76,6 +78,21 @@ tls_server_ctx_new(const struct config *c, char *err, size_t errlen)
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
+	if (c->tls_client_ca[0] != '\0') {
+		STACK_OF(X509_NAME) *names;
+
+		if (SSL_CTX_load_verify_locations(ctx, c->tls_client_ca, NULL) !=
+		    1) {
+			snprintf(err, errlen, "client_ca %s: %s", c->tls_client_ca,
+			    tls_errors(ebuf, sizeof(ebuf)));
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+		names = SSL_load_client_CA_file(c->tls_client_ca);
+		if (names != NULL)
+			SSL_CTX_set_client_CA_list(ctx, names);
+		SSL_CTX_set_verify_depth(ctx, 5);
+	}
 	/* Resumption: stateless tickets (rotated by OpenSSL per context) and
 	 * a session cache; both are per process. */
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"postern",
@@ -136,4 +153,101 @@ tls_chanbind(SSL *ssl, unsigned char *unique, size_t *unique_len,
 	    SSL_export_keying_material(ssl, exporter, 32, label,
 		sizeof(label) - 1, NULL, 0, 0) == 1)
 		*exporter_len = 32;
+}
+
+/* accept_any - "request" mode: let the handshake finish; the result is
+ * checked with SSL_get_verify_result() before any identity is believed. */
+static int
+accept_any(int preverify_ok, X509_STORE_CTX *store)
+{
+	(void)preverify_ok;
+	(void)store;
+	return 1;
+}
+
+void
+tls_client_verify(SSL *ssl, int mode)
+{
+	switch (mode) {
+	case LISTENER_CERT_REQUEST:
+		SSL_set_verify(ssl, SSL_VERIFY_PEER, accept_any);
+		break;
+	case LISTENER_CERT_REQUIRE:
+		SSL_set_verify(ssl,
+		    SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		break;
+	default:
+		SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
+		break;
+	}
+}
+
+/* add_token - append " prefix:value" if value is printable and fits. */
+static void
+add_token(char *out, size_t outlen, size_t *off, const char *prefix,
+    const unsigned char *v, size_t n)
+{
+	size_t i, need = strlen(prefix) + n + 1;
+
+	for (i = 0; i < n; i++)
+		if (v[i] <= 0x20 || v[i] >= 0x7f)
+			return;
+	if (*off + need + 1 > outlen)
+		return;
+	if (*off > 0)
+		out[(*off)++] = ' ';
+	memcpy(out + *off, prefix, strlen(prefix));
+	*off += strlen(prefix);
+	memcpy(out + *off, v, n);
+	*off += n;
+	out[*off] = '\0';
+}
+
+size_t
+tls_client_identity(SSL *ssl, char *out, size_t outlen)
+{
+	X509 *cert;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	size_t off = 0;
+	GENERAL_NAMES *sans;
+	int idx;
+
+	if (outlen == 0)
+		return 0;
+	out[0] = '\0';
+	cert = SSL_get0_peer_certificate(ssl);
+	if (cert == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
+		return 0;
+	if (X509_digest(cert, EVP_sha256(), md, &mdlen) == 1) {
+		for (i = 0; i < mdlen; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		add_token(out, outlen, &off, "sha256:",
+		    (const unsigned char *)hex, 2 * (size_t)mdlen);
+	}
+	sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+	if (sans != NULL) {
+		for (idx = 0; idx < sk_GENERAL_NAME_num(sans); idx++) {
+			const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, idx);
+
+			if (gn->type == GEN_EMAIL)
+				add_token(out, outlen, &off, "email:",
+				    ASN1_STRING_get0_data(gn->d.rfc822Name),
+				    (size_t)ASN1_STRING_length(
+					gn->d.rfc822Name));
+		}
+		GENERAL_NAMES_free(sans);
+	}
+	idx = X509_NAME_get_index_by_NID(X509_get_subject_name(cert),
+	    NID_pkcs9_emailAddress, -1);
+	if (idx >= 0) {
+		X509_NAME_ENTRY *e = X509_NAME_get_entry(
+		    X509_get_subject_name(cert), idx);
+		ASN1_STRING *d = X509_NAME_ENTRY_get_data(e);
+
+		add_token(out, outlen, &off, "subject-email:",
+		    ASN1_STRING_get0_data(d), (size_t)ASN1_STRING_length(d));
+	}
+	return off;
 }

@@ -32,6 +32,21 @@ void tls_get_info(SSL *ssl, struct tls_info *out);
 void tls_chanbind(SSL *ssl, unsigned char *unique, size_t *unique_len,
     size_t unique_max, unsigned char *exporter, size_t *exporter_len);
 
+/*
+ * tls_client_verify - set how ssl (a server-side connection) asks for a
+ * client certificate: mode is enum listener_cert. "request" never fails the
+ * handshake; tls_client_identity() then reports only a verified certificate.
+ */
+void tls_client_verify(SSL *ssl, int mode);
+
+/*
+ * tls_client_identity - for a verified client certificate, the identities
+ * EXTERNAL may map (space separated): "sha256:<hex of the DER>",
+ * "email:<SAN rfc822Name>" ..., "subject-email:<emailAddress>". Returns the
+ * length written, 0 when there is no verified certificate.
+ */
+size_t tls_client_identity(SSL *ssl, char *out, size_t outlen);
+
 /* tls_errors - drain OpenSSL's error queue into buf as one line; returns buf. */
 const char *tls_errors(char *buf, size_t len);
 
