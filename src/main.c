@@ -10,7 +10,9 @@ static const struct cli_command commands[] = {
 	{ "serve", "run the server in the foreground", cli_serve },
 	{ "init", "create a complete instance in a directory", cli_init },
 	{ "user", "manage users: add, passwd, del, list", cli_user },
+	{ "queue", "the mail queue: list, show, flush, delete, hold, release", cli_queue },
 	{ "check", "validate a configuration file", cli_check },
+	{ "guard", "brute-force bans and held logins: list, unban", cli_guard },
 	{ "hash", "print the hash of a password read on stdin", cli_hash },
 	{ "version", "print the version", cli_version },
 };

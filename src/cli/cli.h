@@ -18,7 +18,9 @@ struct cli_command {
 int cli_serve(int argc, char **argv);
 int cli_init(int argc, char **argv);
 int cli_user(int argc, char **argv);
+int cli_queue(int argc, char **argv);
 int cli_check(int argc, char **argv);
+int cli_guard(int argc, char **argv);
 int cli_hash(int argc, char **argv);
 int cli_version(int argc, char **argv);
 

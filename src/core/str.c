@@ -193,7 +193,8 @@ str_to_uint(const char *s, unsigned long long max, unsigned long long *out)
 		if (*s < '0' || *s > '9')
 			return -1;
 		d = (unsigned int)(*s - '0');
-		if (v > (max - d) / 10)
+		/* d > max would make max - d wrap around. */
+		if (d > max || v > (max - d) / 10)
 			return -1;
 		v = v * 10 + d;
 	}

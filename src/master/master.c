@@ -31,6 +31,8 @@
 #include "master/privsep.h"
 #include "net/connlimit.h"
 #include "net/tls.h"
+#include "queue/service.h"
+#include "queue/spool.h"
 #include "smtp/worker.h"
 
 #define MAX_WORKERS	 64
@@ -40,7 +42,10 @@
 enum child_kind {
 	CHILD_AUTH,
 	CHILD_WORKER,
+	CHILD_QUEUE,
 };
+
+static const char *const child_names[] = { "auth", "worker", "queue" };
 
 struct child {
 	enum child_kind	kind;
@@ -58,7 +63,7 @@ struct master {
 	int			 auth_fd;
 	char			 auth_name[108];	/* leading NUL: abstract */
 	struct connlimit	*cl;
-	struct child		 children[MAX_WORKERS + 1];
+	struct child		 children[MAX_WORKERS + 2];
 	size_t			 nchildren;
 	int			 stopping;
 	time_t			 kill_at;
@@ -85,27 +90,35 @@ mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-/* clean_spool_tmp - files left by a crash were never acknowledged. */
-static void
-clean_spool_tmp(const char *dir)
+/*
+ * recover_spool - before any worker runs: tmp/ leftovers and msg/ files
+ * without an envelope were never acknowledged (spool.c), so they go.
+ */
+static int
+recover_spool(const struct config *cfg)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char path[PATH_MAX];
-	int n = 0;
+	static const char *const subs[] = { "tmp", "msg", "env" };
+	struct spool_recovery rec;
+	char path[PATH_MAX], err[512];
+	size_t i;
 
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) <
-			(int)sizeof(path) && unlink(path) == 0)
-			n++;
+	if (spool_init(cfg->spool, err, sizeof(err)) == -1) {
+		log_err("event=start-failed error=\"%s\"", err);
+		return -1;
 	}
-	closedir(d);
-	if (n > 0)
-		log_info("event=spool-cleanup removed=%d", n);
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (snprintf(path, sizeof(path), "%s/%s", cfg->spool,
+			subs[i]) < (int)sizeof(path))
+			privsep_chown(path, cfg->run_user);
+	if (spool_recover(cfg->spool, 1, 0, &rec) == -1) {
+		log_err("event=start-failed spool=%s error=\"recovery: %s\"",
+		    cfg->spool, strerror(errno));
+		return -1;
+	}
+	if (rec.tmp_removed > 0 || rec.orphans_removed > 0 || rec.damaged > 0)
+		log_info("event=spool-cleanup removed=%u orphans=%u damaged=%u",
+		    rec.tmp_removed, rec.orphans_removed, rec.damaged);
+	return 0;
 }
 
 static int
@@ -202,7 +215,7 @@ spawn(struct master *m, struct child *ch)
 	if (pid > 0) {
 		ch->pid = pid;
 		log_info("event=child-started kind=%s index=%d pid=%ld",
-		    ch->kind == CHILD_AUTH ? "auth" : "worker", ch->index,
+		    child_names[ch->kind], ch->index,
 		    (long)pid);
 		return pid;
 	}
@@ -219,6 +232,11 @@ spawn(struct master *m, struct child *ch)
 		for (i = 0; i < m->nfds; i++)
 			close(m->fds[i].fd);
 		rc = auth_service_main(copy, m->auth_fd);
+	} else if (ch->kind == CHILD_QUEUE) {
+		for (i = 0; i < m->nfds; i++)
+			close(m->fds[i].fd);
+		close(m->auth_fd);
+		rc = queue_service_main(copy);
 	} else {
 		close(m->auth_fd);
 		rc = smtp_worker_main(copy, ch->index, m->fds, m->nfds, m->cl,
@@ -264,18 +282,18 @@ reap(struct master *m)
 		ch->pid = 0;
 		if (m->stopping) {
 			log_info("event=child-exited kind=%s index=%d status=%d",
-			    ch->kind == CHILD_AUTH ? "auth" : "worker",
+			    child_names[ch->kind],
 			    ch->index,
 			    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 			continue;
 		}
 		if (WIFSIGNALED(status))
 			log_err("event=child-died kind=%s index=%d signal=%d",
-			    ch->kind == CHILD_AUTH ? "auth" : "worker",
+			    child_names[ch->kind],
 			    ch->index, WTERMSIG(status));
 		else
 			log_err("event=child-died kind=%s index=%d status=%d",
-			    ch->kind == CHILD_AUTH ? "auth" : "worker",
+			    child_names[ch->kind],
 			    ch->index, WEXITSTATUS(status));
 		if (now - ch->window_start > RESTART_WINDOW) {
 			ch->window_start = now;
@@ -283,7 +301,7 @@ reap(struct master *m)
 		}
 		if (++ch->crashes > RESTART_MAX) {
 			log_err("event=giving-up kind=%s index=%d crashes=%d",
-			    ch->kind == CHILD_AUTH ? "auth" : "worker",
+			    child_names[ch->kind],
 			    ch->index, ch->crashes);
 			return -1;
 		}
@@ -370,7 +388,8 @@ master_run(struct config *cfg)
 	}
 	privsep_chown(cfg->spool, cfg->run_user);
 	privsep_chown(path, cfg->run_user);
-	clean_spool_tmp(path);
+	if (recover_spool(cfg) == -1)
+		return 1;
 	m.cl = connlimit_new();
 	if (m.cl == NULL) {
 		log_err("event=start-failed error=\"cannot map shared memory\"");
@@ -394,7 +413,8 @@ master_run(struct config *cfg)
 	if (nworkers > MAX_WORKERS)
 		nworkers = MAX_WORKERS;
 	m.children[0].kind = CHILD_AUTH;
-	m.nchildren = 1;
+	m.children[1].kind = CHILD_QUEUE;
+	m.nchildren = 2;
 	for (i = 0; i < nworkers; i++) {
 		m.children[m.nchildren].kind = CHILD_WORKER;
 		m.children[m.nchildren].index = (int)i + 1;
@@ -435,14 +455,21 @@ master_run(struct config *cfg)
 			}
 		}
 		if (m.stopping) {
+			/* workers first (they may still commit), then the
+			 * queue (it may still spool bounces), then auth */
 			if (running(&m, CHILD_WORKER) == 0)
+				signal_children(&m, CHILD_QUEUE, SIGTERM);
+			if (running(&m, CHILD_WORKER) == 0 &&
+			    running(&m, CHILD_QUEUE) == 0)
 				signal_children(&m, CHILD_AUTH, SIGTERM);
 			if (running(&m, CHILD_WORKER) == 0 &&
+			    running(&m, CHILD_QUEUE) == 0 &&
 			    running(&m, CHILD_AUTH) == 0)
 				break;
 			if (now >= m.kill_at) {
 				log_err("event=stop-timeout action=kill");
 				signal_children(&m, CHILD_WORKER, SIGKILL);
+				signal_children(&m, CHILD_QUEUE, SIGKILL);
 				signal_children(&m, CHILD_AUTH, SIGKILL);
 			}
 			continue;
