@@ -12,6 +12,12 @@ struct sasl_client {
 	const char		*authcid;
 	const char		*authzid;	/* NULL or "" for none */
 	const struct secret	*password;
+	/* Channel binding for -PLUS mechanisms (and SCRAM's "y" flag): the
+	 * type ("tls-exporter", "tls-unique") and the data of this TLS
+	 * connection; NULL/0 without TLS. Borrowed, like the identities. */
+	const char		*cb_type;
+	const unsigned char	*cb_data;
+	size_t			 cb_len;
 	int			 steps;
 };
 

@@ -197,6 +197,29 @@ sasl_x_lookup_credentials(struct sasl_exchange *x, const char *scheme)
 	x->pending_scheme = scheme;
 }
 
+/* ---- bearer tokens and client certificates (OAUTHBEARER, XOAUTH2, EXTERNAL) ---- */
+
+int
+sasl_x_validate_token(struct sasl_exchange *x, const void *tok, size_t len)
+{
+	secret_free(x->password);
+	x->password = secret_new(tok, len);
+	if (x->password == NULL) {
+		x->error = SASL_ERR_TEMP;
+		return -1;
+	}
+	x->pending = SASL_PENDING_TOKEN;
+	x->pending_scheme = NULL;
+	return 0;
+}
+
+void
+sasl_x_map_certificate(struct sasl_exchange *x)
+{
+	x->pending = SASL_PENDING_CERT;
+	x->pending_scheme = NULL;
+}
+
 enum sasl_status
 sasl_x_fail(struct sasl_exchange *x, enum sasl_error e)
 {

@@ -18,6 +18,8 @@ enum sasl_pending_kind {
 	SASL_PENDING_NONE,
 	SASL_PENDING_VERIFY,		/* verify x->password for x->authcid */
 	SASL_PENDING_CREDENTIALS,	/* fetch credentials of x->pending_scheme for x->authcid */
+	SASL_PENDING_TOKEN,	/* validate the bearer token in x->password (OAUTHBEARER, XOAUTH2) */
+	SASL_PENDING_CERT,	/* map x->conn.cert_identity to a login (EXTERNAL); x->authzid selects */
 };
 
 /* What the worker reports about the connection. Nothing secret. */
@@ -48,6 +50,7 @@ struct sasl_exchange {
 	const char		*pending_scheme;
 
 	enum sasl_error		 error;
+	const char		*reason;	/* static detail for the audit log (SCRAM e= value), or NULL */
 	int			 steps;		/* round trips so far (capped) */
 	int			 finished;	/* OK/FAIL/TEMPFAIL returned: no more steps */
 };
@@ -78,6 +81,17 @@ int sasl_x_verify_password(struct sasl_exchange *x, const void *pw, size_t len);
 
 /* sasl_x_lookup_credentials - ask for stored credentials of scheme; the mechanism then returns SASL_PENDING. */
 void sasl_x_lookup_credentials(struct sasl_exchange *x, const char *scheme);
+
+/*
+ * sasl_x_validate_token - ask the auth service to validate a bearer token
+ * (kept like a password: in x->password, wiped after use). The answer's
+ * user is the token's login; the mechanism then returns SASL_PENDING.
+ * -1 on ENOMEM.
+ */
+int sasl_x_validate_token(struct sasl_exchange *x, const void *tok, size_t len);
+
+/* sasl_x_map_certificate - ask for the login the client certificate maps to; then SASL_PENDING. */
+void sasl_x_map_certificate(struct sasl_exchange *x);
 
 /* sasl_x_fail - set x->error and return SASL_FAIL (for "return sasl_x_fail(x, ...)"). */
 enum sasl_status sasl_x_fail(struct sasl_exchange *x, enum sasl_error e);

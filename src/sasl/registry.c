@@ -11,6 +11,14 @@
 static const struct sasl_mech *const mechs[] = {
     &sasl_mech_plain,
     &sasl_mech_login,
+    &sasl_mech_cram_md5,
+    &sasl_mech_scram_sha1,
+    &sasl_mech_scram_sha1_plus,
+    &sasl_mech_scram_sha256,
+    &sasl_mech_scram_sha256_plus,
+    &sasl_mech_external,
+    &sasl_mech_oauthbearer,
+    &sasl_mech_xoauth2,
     NULL,
 };
 
