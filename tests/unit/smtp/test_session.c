@@ -139,14 +139,47 @@ m_delay(void *arg, unsigned int ms)
 	(void)ms;
 }
 
+static int space = 1;
+
+static int
+m_space_ok(void *arg, unsigned long long need)
+{
+	(void)arg;
+	(void)need;
+	return space;
+}
+
 static const struct smtp_session_ops ops = {
-	m_write, m_close, m_starttls, m_auth_start, m_auth_step, m_auth_cancel,
-	m_rcpt_lookup, m_body_open, m_commit, m_delay,
+	.write = m_write,
+	.close = m_close,
+	.starttls = m_starttls,
+	.auth_start = m_auth_start,
+	.auth_step = m_auth_step,
+	.auth_cancel = m_auth_cancel,
+	.rcpt_lookup = m_rcpt_lookup,
+	.body_open = m_body_open,
+	.commit = m_commit,
+	.space_ok = m_space_ok,
+	.delay = m_delay,
 };
+
+static int live;	/* S holds a session to free */
+
+static int
+teardown(void **st)
+{
+	(void)st;
+	if (live)
+		smtp_session_free(&S);
+	live = 0;
+	return 0;
+}
 
 static void
 start(enum listener_tls tls, enum listener_auth auth, int tls_now)
 {
+	teardown(NULL);
+	live = 1;
 	memset(&M, 0, sizeof(M));
 	config_defaults(&cfg);
 	snprintf(cfg.hostname, sizeof(cfg.hostname), "mx.example.test");
@@ -329,9 +362,8 @@ test_pipelined_waits(void **st)
 	client_says("Subject: t\r\n\r\n..stuffed\r\n.\r\n");
 	assert_int_equal(M.commits, 1);
 	assert_int_equal(M.tx->nrcpts, 1);
-	assert_string_equal(M.tx->rcpts[0].maildir,
-	    "/var/mail/example.test/bob");
-	assert_true(smtp_session_commit_done(&S, 1, NULL));
+	assert_string_equal(M.tx->rcpts[0].mailbox, "bob@example.test");
+	assert_true(smtp_session_commit_done(&S, SMTP_COMMIT_OK, NULL));
 	expect("250 2.0.0 Ok: queued as TESTID");
 	unlink(M.body_path);
 }
@@ -452,6 +484,27 @@ test_bare_lf_in_data(void **st)
 }
 
 static void
+test_spool_full(void **st)
+{
+	(void)st;
+	start(LISTENER_TLS_IMPLICIT, LISTENER_AUTH_REQUIRED, 1);
+	login();
+	space = 0;
+	client_says("MAIL FROM:<alice@example.test> SIZE=1000\r\n");
+	expect("452 4.3.1");
+	space = 1;
+	client_says("MAIL FROM:<alice@example.test>\r\n");
+	client_says("RCPT TO:<someone@remote.example>\r\n");
+	expect("250 2.1.5");	/* authenticated: relayed by the queue */
+	client_says("DATA\r\n");
+	client_says("hello\r\n.\r\n");
+	assert_int_equal(M.commits, 1);
+	assert_true(smtp_session_commit_done(&S, SMTP_COMMIT_NO_SPACE, "full"));
+	expect("452 4.3.1");
+	unlink(M.body_path);
+}
+
+static void
 test_shutdown(void **st)
 {
 	(void)st;
@@ -467,17 +520,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_greeting_and_ehlo),
-		cmocka_unit_test(test_auth_rules),
-		cmocka_unit_test(test_auth_in_transaction),
-		cmocka_unit_test(test_stale_answer_ignored),
-		cmocka_unit_test(test_pipelined_waits),
-		cmocka_unit_test(test_relay_and_limits),
-		cmocka_unit_test(test_long_lines),
-		cmocka_unit_test(test_too_many_errors),
-		cmocka_unit_test(test_starttls_resets),
-		cmocka_unit_test(test_bare_lf_in_data),
-		cmocka_unit_test(test_shutdown),
+		cmocka_unit_test_teardown(test_greeting_and_ehlo, teardown),
+		cmocka_unit_test_teardown(test_auth_rules, teardown),
+		cmocka_unit_test_teardown(test_auth_in_transaction, teardown),
+		cmocka_unit_test_teardown(test_stale_answer_ignored, teardown),
+		cmocka_unit_test_teardown(test_pipelined_waits, teardown),
+		cmocka_unit_test_teardown(test_relay_and_limits, teardown),
+		cmocka_unit_test_teardown(test_long_lines, teardown),
+		cmocka_unit_test_teardown(test_too_many_errors, teardown),
+		cmocka_unit_test_teardown(test_starttls_resets, teardown),
+		cmocka_unit_test_teardown(test_bare_lf_in_data, teardown),
+		cmocka_unit_test_teardown(test_spool_full, teardown),
+		cmocka_unit_test_teardown(test_shutdown, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
