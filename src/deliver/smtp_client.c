@@ -976,12 +976,12 @@ send_b64(
 	} else {
 		if (c->opts.trace != NULL) {
 			char shown[80];
-			int sl = snprintf(shown, sizeof(shown), "%s<masked>",
-			    prefix);
+			int sl = snprintf(
+			    shown, sizeof(shown), "%s<masked>", prefix);
 
 			if (sl > 0 && (size_t)sl < sizeof(shown))
-				c->opts.trace(c->opts.trace_arg, 'C', shown,
-				    (size_t)sl);
+				c->opts.trace(
+				    c->opts.trace_arg, 'C', shown, (size_t)sl);
 		}
 		rc = send_quiet(c, line.data, line.len);
 	}
@@ -1096,8 +1096,9 @@ smtpc_authenticate(struct smtpc *c, const struct smtpc_auth_opts *a)
 	 * bind) only when the server did not offer -PLUS: if it did, "y"
 	 * would be taken as a downgrade (RFC 5802 §6), so we say "n".
 	 */
-	if (cb_len > 0 && ((m->flags & SASL_F_CHANBIND) != 0 ||
-	                      (scram && !plus_offered(c->caps.auth_mechs, name)))) {
+	if (cb_len > 0 &&
+	    ((m->flags & SASL_F_CHANBIND) != 0 ||
+	        (scram && !plus_offered(c->caps.auth_mechs, name)))) {
 		sc->cb_type = cb_type;
 		sc->cb_data = cb;
 		sc->cb_len = cb_len;
@@ -1473,7 +1474,8 @@ send_body(struct smtpc *c, int fd)
 		    "<message: %lld octets>", (long long)off);
 
 		if (sl > 0 && (size_t)sl < sizeof(shown))
-			c->opts.trace(c->opts.trace_arg, 'C', shown, (size_t)sl);
+			c->opts.trace(
+			    c->opts.trace_arg, 'C', shown, (size_t)sl);
 		c->opts.trace(c->opts.trace_arg, 'C', ".", 1);
 	}
 	rc = 0;

@@ -79,8 +79,8 @@ struct smtpc_session_opts {
 
 /* How to authenticate (smtpc_authenticate). */
 struct smtpc_auth_opts {
-	const char *user;    /* authcid; "" for EXTERNAL */
-	const char *authzid; /* NULL/"" = none */
+	const char *user;              /* authcid; "" for EXTERNAL */
+	const char *authzid;           /* NULL/"" = none */
 	const struct secret *password; /* or the OAuth 2.0 bearer token */
 	const char *mechs;   /* allowed mechanisms, "" = automatic choice */
 	int allow_plaintext; /* plaintext mechanisms without TLS (forced) */

@@ -284,7 +284,9 @@ class Sink:
         if self.auth is not None:
             kw["authenticator"] = _check_password(self.auth)
             kw["auth_required"] = True
-            kw["auth_require_tls"] = ctx is not None
+            # implicit TLS: aiosmtpd does not see the TLS layer under the
+            # session, but the whole connection is TLS
+            kw["auth_require_tls"] = ctx is not None and not self.implicit_tls
         else:
             kw["auth_require_tls"] = False
         smtp_class = _AuthLMTP if self.lmtp else _AuthSMTP
