@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include "auth/cache.h"
 #include "auth/passdb.h"
 #include "core/log.h"
 #include "core/secret.h"
@@ -17,6 +18,10 @@
 
 static const struct passdb_driver *const drivers[] = {
     &passdb_driver_file,
+    &passdb_driver_ldap,
+    &passdb_driver_dovecot,
+    &passdb_driver_sqlite,
+    &passdb_driver_pgsql,
     NULL,
 };
 
@@ -28,15 +33,60 @@ struct passdb_later {
 	char *user;
 	char *scheme;
 	struct secret *secret;
+	char *credential;
+	char *networks;
+	char *fixed_sender;
+	unsigned int rate_cap;
+	int tls_floor;
+	char **senders;
 };
 
 static void
 later_free(struct passdb_later *l)
 {
+	size_t i;
+
 	free(l->user);
 	free(l->scheme);
 	secret_free(l->secret);
+	free(l->credential);
+	free(l->networks);
+	free(l->fixed_sender);
+	for (i = 0; l->senders != NULL && l->senders[i] != NULL; i++)
+		free(l->senders[i]);
+	free(l->senders);
 	free(l);
+}
+
+/* later_copy_extra - the profile fields and senders of r; 0 or -1 (ENOMEM). */
+static int
+later_copy_extra(struct passdb_later *l, const struct cred_result *r)
+{
+	size_t i, n = 0;
+
+	l->rate_cap = r->rate_cap;
+	l->tls_floor = r->tls_floor;
+	if (r->credential != NULL &&
+	    (l->credential = strdup(r->credential)) == NULL)
+		return -1;
+	if (r->networks != NULL && (l->networks = strdup(r->networks)) == NULL)
+		return -1;
+	if (r->fixed_sender != NULL &&
+	    (l->fixed_sender = strdup(r->fixed_sender)) == NULL)
+		return -1;
+	if (r->senders == NULL)
+		return 0;
+	while (r->senders[n] != NULL)
+		n++;
+	l->senders = calloc(n + 1, sizeof(*l->senders));
+	if (l->senders == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		l->senders[i] = strdup(r->senders[i]);
+		if (l->senders[i] == NULL)
+			return -1;
+	}
+	return 0;
 }
 
 static void
@@ -53,6 +103,12 @@ later_fire(evutil_socket_t fd, short what, void *arg)
 	r.scheme = l->scheme;
 	r.secret = l->secret;
 	r.flags = l->flags;
+	r.credential = l->credential;
+	r.networks = l->networks;
+	r.fixed_sender = l->fixed_sender;
+	r.rate_cap = l->rate_cap;
+	r.tls_floor = l->tls_floor;
+	r.senders = (const char *const *)l->senders;
 	l->cb(&r, l->arg);
 	later_free(l);
 }
@@ -79,7 +135,8 @@ passdb_reply_later(
 		l->secret = secret_new(r->secret->data, r->secret->len);
 	if ((r->user != NULL && l->user == NULL) ||
 	    (r->scheme != NULL && l->scheme == NULL) ||
-	    (r->secret != NULL && l->secret == NULL)) {
+	    (r->secret != NULL && l->secret == NULL) ||
+	    later_copy_extra(l, r) < 0) {
 		later_free(l);
 		return -1;
 	}
@@ -105,9 +162,27 @@ reply_status(struct passdb *db, enum passdb_status st, const char *user,
 		log_err("passdb: cannot schedule a reply; request dropped");
 }
 
+int
+passdb_known_driver(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && drivers[i] != NULL; i++)
+		if (str_ieq(drivers[i]->name, name))
+			return 1;
+	return 0;
+}
+
 struct passdb *
 passdb_open(const char *driver, const char *arg, struct event_base *base,
     struct workpool *pool, char *err, size_t errlen)
+{
+	return passdb_open_cfg(driver, arg, NULL, base, pool, err, errlen);
+}
+
+struct passdb *
+passdb_open_cfg(const char *driver, const char *arg, const struct config *cfg,
+    struct event_base *base, struct workpool *pool, char *err, size_t errlen)
 {
 	const struct passdb_driver *d = NULL;
 	struct passdb *db;
@@ -137,10 +212,12 @@ passdb_open(const char *driver, const char *arg, struct event_base *base,
 	db->driver = d;
 	db->base = base;
 	db->pool = pool;
+	db->cfg = cfg;
 	if (d->open(db, arg != NULL ? arg : "", err, errlen) < 0) {
 		free(db);
 		return NULL;
 	}
+	db->cfg = NULL; /* valid during open() only */
 	return db;
 }
 
@@ -151,6 +228,7 @@ passdb_close(struct passdb *db)
 		return;
 	if (db->driver->close != NULL)
 		db->driver->close(db);
+	passdb_stack_free(db);
 	free(db);
 }
 
@@ -158,12 +236,13 @@ void
 passdb_verify(struct passdb *db, const char *user,
     const struct secret *password, passdb_cb *cb, void *arg)
 {
-	if (db->driver->verify == NULL ||
-	    !(db->driver->caps & PASSDB_CAN_VERIFY)) {
-		reply_status(db, PASSDB_TEMPFAIL, user, cb, arg);
-		return;
-	}
-	db->driver->verify(db, user, password, cb, arg);
+	struct passdb_request req;
+
+	/* through the cache and the timeout (passdb_stack.c) */
+	memset(&req, 0, sizeof(req));
+	req.user = user;
+	req.password = password;
+	passdb_verify_req(db, &req, cb, arg);
 }
 
 void
@@ -175,6 +254,7 @@ passdb_lookup(struct passdb *db, const char *user, const char *scheme,
 		reply_status(db, PASSDB_NO_SCHEME, user, cb, arg);
 		return;
 	}
+	passdb_guard(db, &cb, &arg);
 	db->driver->lookup(db, user, scheme, cb, arg);
 }
 
@@ -185,13 +265,38 @@ passdb_exists(struct passdb *db, const char *user, passdb_cb *cb, void *arg)
 		reply_status(db, PASSDB_TEMPFAIL, user, cb, arg);
 		return;
 	}
+	passdb_guard(db, &cb, &arg);
 	db->driver->exists(db, user, cb, arg);
 }
 
 int
 passdb_reload(struct passdb *db, char *err, size_t errlen)
 {
+	if (db->cache != NULL) {
+		passdb_log_stats(db, "reload");
+		auth_cache_flush(db->cache); /* SIGHUP: forget every verdict */
+	}
 	if (db->driver->reload == NULL)
 		return 0;
 	return db->driver->reload(db, err, errlen);
+}
+
+/* ---- certificate and token logins (EXTERNAL, OAUTHBEARER, XOAUTH2) ---- */
+
+void
+passdb_find_by_field(struct passdb *db, const char *key, const char *value,
+    passdb_cb *cb, void *arg)
+{
+	if (db->driver->find_by_field != NULL) {
+		db->driver->find_by_field(db, key, value, cb, arg);
+		return;
+	}
+	if (key == NULL) {
+		/* no account status from this driver: existence only */
+		passdb_exists(db, value, cb, arg);
+		return;
+	}
+	log_err("passdb: driver=%s cannot find users by extra field %s",
+	    db->driver->name, key);
+	reply_status(db, PASSDB_TEMPFAIL, NULL, cb, arg);
 }

@@ -13,7 +13,9 @@
 #include <openssl/evp.h>
 
 #include "auth/scheme.h"
+#include "auth/scheme_scram.h"
 #include "core/base64.h"
+#include "core/rand.h"
 #include "core/secret.h"
 #include "core/str.h"
 
@@ -21,12 +23,24 @@
 #define SHA512_LEN      64
 #define STORED_MAX      512
 
+/* [auth] allow_plain_scheme: stored cleartext verifies only when allowed. */
+static _Atomic int plain_allowed = 1;
+
+void
+pw_allow_plain(int allowed)
+{
+	plain_allowed = allowed ? 1 : 0;
+}
+
 /* PLAIN / CLEAR - the password itself. */
 static int
 plain_verify(const struct secret *plain, const char *stored)
 {
 	size_t n = strlen(stored);
 	int eq;
+
+	if (!plain_allowed)
+		return -1;
 
 	/* compare the full length of both; leak only the attempt's length */
 	eq = ct_streq(stored, (const char *)plain->data);
@@ -73,6 +87,35 @@ ssha_verify(const struct secret *plain, const char *stored, int salted)
 	return rc;
 }
 
+/* ssha_generate - SHA512 / SSHA512 (16 random salt octets) for compatibility. */
+static int
+ssha_generate(const struct secret *plain, char *out, size_t outlen, int salted)
+{
+	unsigned char raw[SHA512_LEN + 16] = {0};
+	size_t saltlen = salted ? 16 : 0;
+	int rc;
+
+	if (salted)
+		rand_bytes(raw + SHA512_LEN, saltlen);
+	if (sha512_of(plain, raw + SHA512_LEN, saltlen, raw) < 0)
+		return -1;
+	rc = base64_encode(raw, SHA512_LEN + saltlen, out, outlen) < 0 ? -1 : 0;
+	secret_wipe(raw, sizeof(raw));
+	return rc;
+}
+
+static int
+sha512_generate(const struct secret *plain, char *out, size_t outlen)
+{
+	return ssha_generate(plain, out, outlen, 0);
+}
+
+static int
+ssha512_generate(const struct secret *plain, char *out, size_t outlen)
+{
+	return ssha_generate(plain, out, outlen, 1);
+}
+
 static int
 sha512_verify(const struct secret *plain, const char *stored)
 {
@@ -99,14 +142,16 @@ static const struct pw_scheme pw_scheme_clear = {
 
 static const struct pw_scheme pw_scheme_sha512 = {
     .name = "SHA512",
-    .flags = PW_WEAK,
+    .flags = PW_WEAK | PW_CAN_GENERATE,
     .verify = sha512_verify,
+    .generate = sha512_generate,
 };
 
 static const struct pw_scheme pw_scheme_ssha512 = {
     .name = "SSHA512",
-    .flags = PW_WEAK,
+    .flags = PW_WEAK | PW_CAN_GENERATE,
     .verify = ssha512_verify,
+    .generate = ssha512_generate,
 };
 
 static const struct pw_scheme *const schemes[] = {
@@ -117,6 +162,11 @@ static const struct pw_scheme *const schemes[] = {
     &pw_scheme_blf_crypt,
     &pw_scheme_yescrypt,
     &pw_scheme_crypt,
+    &pw_scheme_scram_sha256,
+    &pw_scheme_scram_sha1,
+    &pw_scheme_cram_md5,
+    &pw_scheme_pbkdf2_sha256,
+    &pw_scheme_pbkdf2,
     &pw_scheme_ssha512,
     &pw_scheme_sha512,
     &pw_scheme_plain,

@@ -10,12 +10,12 @@
 
 struct secret;
 
-#define PW_WEAK		0x01	/* accepted, but rehash-worthy */
+#define PW_WEAK         0x01 /* accepted, but rehash-worthy */
 #define PW_CAN_GENERATE 0x02
 
 struct pw_scheme {
-	const char	*name;		/* "ARGON2ID" */
-	unsigned int	 flags;
+	const char *name; /* "ARGON2ID" */
+	unsigned int flags;
 	/* verify - 1 match, 0 mismatch, -1 malformed stored value. Constant time. */
 	int (*verify)(const struct secret *plain, const char *stored);
 	/* generate - write the stored form WITHOUT the "{NAME}" prefix; 0 or -1. */
@@ -35,7 +35,8 @@ const struct pw_scheme *pw_split(const char *stored, const char **data_r);
 int pw_verify(const struct secret *plain, const char *stored);
 
 /* pw_hash - "{NAME}data" for plain under scheme name; 0 or -1. */
-int pw_hash(const char *scheme, const struct secret *plain, char *out, size_t outlen);
+int pw_hash(
+    const char *scheme, const struct secret *plain, char *out, size_t outlen);
 
 /*
  * pw_dummy_verify - spend the same time a verification of the default scheme
@@ -44,14 +45,23 @@ int pw_hash(const char *scheme, const struct secret *plain, char *out, size_t ou
 void pw_dummy_verify(const struct secret *plain);
 
 /* The schemes, one per library wrapped; pw_scheme_find() is the public way in. */
-extern const struct pw_scheme pw_scheme_argon2id;	/* scheme_sodium.c */
+extern const struct pw_scheme pw_scheme_argon2id; /* scheme_sodium.c */
 extern const struct pw_scheme pw_scheme_argon2i;
-extern const struct pw_scheme pw_scheme_sha512_crypt;	/* scheme_crypt.c */
+extern const struct pw_scheme pw_scheme_sha512_crypt; /* scheme_crypt.c */
 extern const struct pw_scheme pw_scheme_sha256_crypt;
 extern const struct pw_scheme pw_scheme_blf_crypt;
 extern const struct pw_scheme pw_scheme_yescrypt;
 extern const struct pw_scheme pw_scheme_crypt;
+extern const struct pw_scheme pw_scheme_pbkdf2; /* scheme_pbkdf2.c */
+extern const struct pw_scheme pw_scheme_pbkdf2_sha256;
 
 #define PW_DEFAULT_SCHEME "ARGON2ID"
+
+/*
+ * pw_allow_plain - whether stored PLAIN/CLEAR passwords may verify (the
+ * [auth] allow_plain_scheme setting). Default: allowed in the library; the
+ * auth service sets it from the configuration at start and on reload.
+ */
+void pw_allow_plain(int allowed);
 
 #endif

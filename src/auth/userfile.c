@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,7 +32,11 @@ line_free(struct userfile_line *l)
 		secret_wipe(l->password, strlen(l->password));
 		free(l->password);
 	}
-	free(l->rest);
+	if (l->rest != NULL) {
+		/* extra fields may hold SCRAM keys or a CRAM-MD5 context */
+		secret_wipe(l->rest, strlen(l->rest));
+		free(l->rest);
+	}
 	memset(l, 0, sizeof(*l));
 }
 
@@ -359,6 +364,72 @@ fail:
 	secret_wipe(pw, strlen(pw));
 	free(pw);
 	return -1;
+}
+
+/* token_key_is - 1 if token t (length n) is "key" or "key=...", any case. */
+static int
+token_key_is(const char *t, size_t n, const char *key)
+{
+	size_t k = strlen(key);
+
+	return n >= k && strncasecmp(t, key, k) == 0 && (n == k || t[k] == '=');
+}
+
+int
+userfile_set_field(struct userfile_line *l, const char *key, const char *value)
+{
+	const char *rest = l->rest != NULL ? l->rest : "", *p = rest, *e;
+	size_t cap, head, n, i;
+	char *out;
+	int colons = 0;
+
+	if (l->raw != NULL || key == NULL || key[0] == '\0' ||
+	    strpbrk(key, " \t:=") != NULL ||
+	    (value != NULL &&
+	        (strpbrk(value, " \t:") != NULL || !valid_password(value))))
+		return -1;
+	/* uid:gid:gecos:home:shell: before the extra fields */
+	for (e = rest; colons < 5 && (e = strchr(e, ':')) != NULL; e++)
+		colons++;
+	head = colons == 5 ? (size_t)(e - rest) : strlen(rest);
+	cap = strlen(rest) + 8 + strlen(key) + (value ? strlen(value) : 0);
+	out = malloc(cap);
+	if (out == NULL)
+		return -1;
+	memcpy(out, rest, head);
+	n = head;
+	for (i = (size_t)colons; i < 5; i++)
+		out[n++] = ':';
+	p = rest + head;
+	while (*p != '\0') {
+		size_t t;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		t = strcspn(p, " \t");
+		if (t > 0 && !token_key_is(p, t, key)) {
+			if (n > head + 5 - (size_t)colons)
+				out[n++] = ' ';
+			memcpy(out + n, p, t);
+			n += t;
+		}
+		p += t;
+	}
+	if (value != NULL) {
+		if (n > head + 5 - (size_t)colons)
+			out[n++] = ' ';
+		n += (size_t)sprintf(out + n, "%s=%s", key, value);
+	}
+	out[n] = '\0';
+	/* nothing but empty fields left: keep the short form "user:password" */
+	if (strspn(out, ":") == n)
+		out[0] = '\0';
+	if (l->rest != NULL) {
+		secret_wipe(l->rest, strlen(l->rest));
+		free(l->rest);
+	}
+	l->rest = out;
+	return 0;
 }
 
 int

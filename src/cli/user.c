@@ -15,20 +15,27 @@
 #include <unistd.h>
 
 #include "auth/scheme.h"
+#include "auth/scheme_scram.h"
 #include "auth/userfile.h"
 #include "cli/cli.h"
+#include "cli/user_db.h"
 #include "core/config.h"
 #include "core/secret.h"
 
 #define PASSWORD_MAX 1024 /* octets, without the line end */
-#define STORED_MAX   512  /* a "{SCHEME}hash" */
 
 enum user_action {
 	USER_ADD,
 	USER_PASSWD,
 	USER_DEL,
 	USER_LIST,
+	USER_SHOW,
+	USER_DISABLE,
+	USER_ENABLE,
 };
+
+/* --generate and --force (user_db.c applies them) */
+static int opt_generate, opt_force;
 
 /* The terminal whose echo is off, restored on a fatal signal. */
 static volatile sig_atomic_t tty_saved_fd = -1;
@@ -44,6 +51,9 @@ usage(FILE *f)
 	    "[--scheme S]\n"
 	    "       postern user del    -c CONF NAME\n"
 	    "       postern user list   -c CONF\n"
+	    "       postern user show|disable|enable -c CONF NAME\n"
+	    "       postern user app add|list|revoke ... (see postern user app "
+	    "--help)\n"
 	    "\n"
 	    "Manage the users of the passwd-file named by [auth] passdb in "
 	    "CONF.\n"
@@ -53,6 +63,10 @@ usage(FILE *f)
 	    "  --password-stdin     read the password from the first line of "
 	    "stdin\n"
 	    "                       (default: ask twice on the terminal)\n"
+	    "  --generate           make a strong random password and print it "
+	    "once\n"
+	    "  --force              accept a password the policy refuses "
+	    "(libpwquality)\n"
 	    "  --scheme S           hash scheme (default: [auth] "
 	    "default_scheme)\n"
 	    "  -h, --help           this text\n");
@@ -209,20 +223,26 @@ read_password(int from_stdin)
 	return s;
 }
 
-/* hash_password - read a password and hash it under scheme into out; 0 or -1. */
+/*
+ * set_password - read a password and store it for name: the scheme's hash
+ * and the keys the configured mechanisms need (SCRAM-SHA-256 always); 0 or -1.
+ */
 static int
-hash_password(int from_stdin, const char *scheme, char *out, size_t outlen)
+set_password(int from_stdin, const char *scheme, struct userfile *uf,
+    const char *name, const struct config *c)
 {
-	struct secret *pw = read_password(from_stdin);
+	struct secret *pw = cli_new_password(
+	    from_stdin, opt_generate, opt_force, name, c, read_password);
+	char err[256];
 	int rc;
 
 	if (pw == NULL)
 		return -1;
-	rc = pw_hash(scheme, pw, out, outlen);
+	rc = pw_set_user_credentials(uf, name, scheme, pw, c->mechanisms,
+	    c->scram_iterations, err, sizeof(err));
 	secret_free(pw);
 	if (rc < 0)
-		fprintf(
-		    stderr, "postern user: hashing with %s failed\n", scheme);
+		fprintf(stderr, "postern user: %s\n", err);
 	return rc;
 }
 
@@ -237,6 +257,9 @@ parse_action(const char *s, enum user_action *out)
 	    {"passwd", USER_PASSWD},
 	    {"del", USER_DEL},
 	    {"list", USER_LIST},
+	    {"show", USER_SHOW},
+	    {"disable", USER_DISABLE},
+	    {"enable", USER_ENABLE},
 	};
 	size_t i;
 
@@ -254,7 +277,7 @@ run(enum user_action action, const struct config *c, const char *name,
     const char *scheme, int from_stdin)
 {
 	struct userfile uf;
-	char err[1024], stored[STORED_MAX];
+	char err[1024];
 	size_t i;
 	int rc = CLI_EXIT_RUNTIME;
 
@@ -279,11 +302,23 @@ run(enum user_action action, const struct config *c, const char *name,
 		break;
 	case USER_PASSWD:
 	case USER_DEL:
+	case USER_SHOW:
+	case USER_DISABLE:
+	case USER_ENABLE:
 		if (userfile_find(&uf, name) == NULL) {
 			fprintf(stderr, "postern user: no user %s in %s\n",
 			    name, c->passdb_path);
 			goto out;
 		}
+		if (action == USER_SHOW) {
+			cli_userfile_show(userfile_find(&uf, name));
+			rc = CLI_EXIT_OK;
+			goto out;
+		}
+		if ((action == USER_DISABLE || action == USER_ENABLE) &&
+		    cli_userfile_set_disabled(
+		        userfile_find(&uf, name), action == USER_DISABLE) < 0)
+			goto out;
 		break;
 	}
 
@@ -293,27 +328,23 @@ run(enum user_action action, const struct config *c, const char *name,
 			    stderr, "postern user: cannot delete %s\n", name);
 			goto out;
 		}
-	} else {
-		if (hash_password(from_stdin, scheme, stored, sizeof(stored)) <
-		    0)
+	} else if (action == USER_ADD || action == USER_PASSWD) {
+		if (set_password(from_stdin, scheme, &uf, name, c) < 0)
 			goto out;
-		if (userfile_set(&uf, name, stored) < 0) {
-			fprintf(stderr, "postern user: cannot set %s\n", name);
-			goto out;
-		}
 	}
 	if (userfile_save(c->passdb_path, &uf, err, sizeof(err)) < 0) {
 		fprintf(stderr, "postern user: %s\n", err);
 		goto out;
 	}
 	printf("%s %s\n",
-	    action == USER_ADD          ? "added"
-	        : action == USER_PASSWD ? "changed the password of"
-	                                : "deleted",
+	    action == USER_ADD           ? "added"
+	        : action == USER_PASSWD  ? "changed the password of"
+	        : action == USER_DISABLE ? "disabled"
+	        : action == USER_ENABLE  ? "enabled"
+	                                 : "deleted",
 	    name);
 	rc = CLI_EXIT_OK;
 out:
-	secret_wipe(stored, sizeof(stored));
 	userfile_free(&uf);
 	return rc;
 }
@@ -325,10 +356,12 @@ cli_user(int argc, char **argv)
 	    {"config", required_argument, NULL, 'c'},
 	    {"password-stdin", no_argument, NULL, 'p'},
 	    {"scheme", required_argument, NULL, 's'},
+	    {"generate", no_argument, NULL, 'g'},
+	    {"force", no_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *conf = NULL, *scheme = NULL, *name = NULL;
+	const char *conf = NULL, *scheme = NULL, *name = NULL, *action_name;
 	const struct pw_scheme *ps;
 	enum user_action action;
 	struct config *c;
@@ -340,6 +373,8 @@ cli_user(int argc, char **argv)
 		usage(stdout);
 		return CLI_EXIT_OK;
 	}
+	if (argc >= 2 && strcmp(argv[1], "app") == 0)
+		return cli_user_app(argc - 1, argv + 1, read_password);
 	if (argc < 2 || parse_action(argv[1], &action) < 0) {
 		if (argc >= 2)
 			fprintf(stderr, "postern user: unknown action '%s'\n",
@@ -347,6 +382,7 @@ cli_user(int argc, char **argv)
 		usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
+	action_name = argv[1];
 	argc--;
 	argv++;
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -360,6 +396,12 @@ cli_user(int argc, char **argv)
 		case 's':
 			scheme = optarg;
 			break;
+		case 'g':
+			opt_generate = 1;
+			break;
+		case 'f':
+			opt_force = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return CLI_EXIT_OK;
@@ -372,8 +414,9 @@ cli_user(int argc, char **argv)
 		name = argv[optind++];
 	if (conf == NULL || optind != argc ||
 	    (action == USER_LIST) != (name == NULL) ||
-	    ((action == USER_LIST || action == USER_DEL) &&
-	        (from_stdin || scheme != NULL))) {
+	    (action != USER_ADD && action != USER_PASSWD &&
+	        (from_stdin || scheme != NULL || opt_generate || opt_force)) ||
+	    (from_stdin && opt_generate)) {
 		fprintf(stderr, "postern user: %s\n",
 		    conf == NULL ? "-c CONF is required"
 		                 : "wrong arguments for this action");
@@ -402,6 +445,16 @@ cli_user(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		free(c);
 		return CLI_EXIT_USAGE;
+	}
+	if (cli_user_uses_sqlite(c)) {
+		if (scheme == NULL)
+			scheme = c->default_scheme;
+		ps = pw_scheme_find(scheme);
+		rc = cli_user_sqlite(action_name, c, name,
+		    ps != NULL ? ps->name : scheme, from_stdin, opt_generate,
+		    opt_force, read_password);
+		free(c);
+		return rc;
 	}
 	if (strcmp(c->passdb_driver, "passwd-file") != 0) {
 		fprintf(stderr,

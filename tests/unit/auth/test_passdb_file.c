@@ -28,6 +28,9 @@
 /* clang-format off */
 #define SHA512_PENCIL "$6$saltsaltsaltsalt$TC.srYZRdhUNd1hUaX8BXmGPkCpq7TP8IIfBuwlVqWVsOskMwYShHaSiuvPe57wq5SGBJgI8u2TksJeC/Zaz50"
 #define ARGON2ID_PENCIL "$argon2id$v=19$m=4096,t=2,p=1$c2FsdHNhbHRzYWx0$d97s+59c/gAr1FV95tAccTHyGby7QevFajax8FRca98"
+/* RFC 7677 §3 keys for "pencil"; CRAM-MD5 context of "pencil" */
+#define SCRAM256_PENCIL "4096,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU="
+#define CRAM_PENCIL "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 /* clang-format on */
 
 static const char users[] =
@@ -38,6 +41,10 @@ static const char users[] =
     "dave:{PLAIN}pencil::::::quota=1G disabled=y\n"
     "erin:{NOPE}xyz\n"
     "frank:{PLAIN}pencil::::::disabled=n\n"
+    "grace:" ARGON2ID_PENCIL "::::::quota=1G scram-sha-256=" SCRAM256_PENCIL
+    " CRAM-MD5={CRAM-MD5}" CRAM_PENCIL " scram-sha-1=4096,broken\n"
+    "henry:{SCRAM-SHA-256}" SCRAM256_PENCIL "\n"
+    "ivan:{PLAIN}pencil::::::cram-md5={SCRAM-SHA-1}x scram-sha-256=\n"
     "alice:{PLAIN}duplicate\n";
 
 struct fixture {
@@ -207,6 +214,11 @@ test_verify(void **state)
 	    {"dave", "wrong", PASSDB_MISMATCH, "dave"},
 	    {"erin", "xyz", PASSDB_MISMATCH, "erin"},
 	    {"frank", "pencil", PASSDB_OK, "frank"},
+	    /* a user with only SCRAM keys can still use PLAIN */
+	    {"henry", "pencil", PASSDB_OK, "henry"},
+	    {"henry", "pencil2", PASSDB_MISMATCH, "henry"},
+	    /* extra credentials never replace the main password for PLAIN */
+	    {"grace", "pencil", PASSDB_OK, "grace"},
 	};
 	struct fixture *f = *state;
 	struct result res;
@@ -303,6 +315,45 @@ test_lookup(void **state)
 	do_lookup(f, "erin", "NOPE", &res);
 	assert_int_equal(res.status, PASSDB_OK);
 	assert_string_equal(res.secret, "xyz");
+}
+
+/* Credentials kept in the extra fields beside the main password. */
+static void
+test_lookup_extra(void **state)
+{
+	struct fixture *f = *state;
+	struct result res;
+
+	do_lookup(f, "grace", "SCRAM-SHA-256", &res);
+	assert_int_equal(res.status, PASSDB_OK);
+	assert_string_equal(res.scheme, "SCRAM-SHA-256");
+	assert_string_equal(res.secret, SCRAM256_PENCIL);
+	/* key in any case, "{NAME}" prefix stripped */
+	do_lookup(f, "GRACE", "cram-md5", &res);
+	assert_int_equal(res.status, PASSDB_OK);
+	assert_string_equal(res.user, "grace");
+	assert_string_equal(res.secret, CRAM_PENCIL);
+	/* a malformed record is returned as is: the mechanism rejects it */
+	do_lookup(f, "grace", "SCRAM-SHA-1", &res);
+	assert_int_equal(res.status, PASSDB_OK);
+	assert_string_equal(res.secret, "4096,broken");
+	/* the main password still answers for its own scheme */
+	do_lookup(f, "grace", "ARGON2ID", &res);
+	assert_int_equal(res.status, PASSDB_OK);
+	assert_string_equal(res.secret, ARGON2ID_PENCIL);
+	do_lookup(f, "grace", "PLAIN", &res);
+	assert_int_equal(res.status, PASSDB_NO_SCHEME);
+	/* a SCRAM main password */
+	do_lookup(f, "henry", "SCRAM-SHA-256", &res);
+	assert_int_equal(res.status, PASSDB_OK);
+	assert_string_equal(res.secret, SCRAM256_PENCIL);
+	do_lookup(f, "henry", "CRAM-MD5", &res);
+	assert_int_equal(res.status, PASSDB_NO_SCHEME);
+	/* a prefix naming another scheme, an empty value: not credentials */
+	do_lookup(f, "ivan", "CRAM-MD5", &res);
+	assert_int_equal(res.status, PASSDB_NO_SCHEME);
+	do_lookup(f, "ivan", "SCRAM-SHA-256", &res);
+	assert_int_equal(res.status, PASSDB_NO_SCHEME);
 }
 
 static void
@@ -450,6 +501,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_verify_concurrent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lookup_extra, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exists, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),

@@ -4,6 +4,8 @@
  *   mkpasswd (whois 5.5.17): SHA512-CRYPT, SHA256-CRYPT, bcrypt, yescrypt
  *   argon2 (the reference CLI, Debian argon2 package): ARGON2ID, ARGON2I
  *   python3 hashlib + base64: SHA512, SSHA512
+ *   doveadm pw (Dovecot 2.3.19): PBKDF2, SSHA512
+ *   python3 hashlib.pbkdf2_hmac: PBKDF2-SHA256 (Dovecot's layout, SHA-256)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -81,6 +83,26 @@ static const struct kat kats[] = {
         "SSHA512"},
     {"{PLAIN}pencil", "PLAIN"},
     {"{clear}pencil", "CLEAR"},
+    /* doveadm pw -s PBKDF2 -p pencil */
+    {"{PBKDF2}$1$N8yasEFoCvmFp8py$5000$"
+     "846b1fa737b27e7db9c720813f05ee092b496a41",
+        "PBKDF2"},
+    {"{PBKDF2}$1$du2IgA1Kg/"
+     "ZLVYSQ$5000$53ba9c9d4e029f02b5fa6326fb2fa97578979fce",
+        "PBKDF2"},
+    /* python3: '$1$' + salt + '$10000$' + pbkdf2_hmac('sha256', b'pencil', salt, 10000).hex() */
+    {"{PBKDF2-SHA256}$1$c2FsdHNhbHRzYWx0$10000$"
+     "477e5129170a60a7e158ce2a04def76742c307a2ba2f5d78f28f55e281d71324",
+        "PBKDF2-SHA256"},
+    /* python3: salt du2IgA1Kg/ZLVYSQ, 5000 rounds */
+    {"{PBKDF2-SHA256}$1$du2IgA1Kg/"
+     "ZLVYSQ$5000$"
+     "9ed340a206f4c2139b486309a527b32f890e0522c3092bdea7364e7ca1f3afb1",
+        "PBKDF2-SHA256"},
+    /* doveadm pw -s SSHA512 -p pencil */
+    {"{SSHA512}0SVlkXhn603iHEmcCyoV63T7awFF/bRIuilxmSBV0cujZP+/"
+     "ENbWLDUuntFIqnJP0IRgKyBplVyvpRqgjCCzMoSFRSA=",
+        "SSHA512"},
 };
 /* clang-format on */
 
@@ -226,6 +248,9 @@ test_generate(void **state)
 	    {"SHA256-CRYPT", "{SHA256-CRYPT}$5$"},
 	    {"BLF-CRYPT", "{BLF-CRYPT}$2b$"},
 	    {"YESCRYPT", "{YESCRYPT}$y$"},
+	    {"PBKDF2", "{PBKDF2}$1$"},
+	    {"PBKDF2-SHA256", "{PBKDF2-SHA256}$1$"},
+	    {"SSHA512", "{SSHA512}"},
 	};
 	struct secret *good = pw("pencil"), *bad = pw("Pencil");
 	char out[512], again[512];
@@ -248,7 +273,6 @@ test_generate(void **state)
 	/* verify-only and unknown schemes */
 	assert_int_equal(pw_hash("PLAIN", good, out, sizeof(out)), -1);
 	assert_int_equal(pw_hash("CRYPT", good, out, sizeof(out)), -1);
-	assert_int_equal(pw_hash("SSHA512", good, out, sizeof(out)), -1);
 	assert_int_equal(pw_hash("NOPE", good, out, sizeof(out)), -1);
 	secret_free(good);
 	secret_free(bad);
@@ -284,6 +308,49 @@ test_registry(void **state)
 	assert_non_null(pw_scheme_find(PW_DEFAULT_SCHEME));
 }
 
+/* test_pbkdf2_malformed - Dovecot's layout is checked strictly. */
+static void
+test_pbkdf2_malformed(void **state)
+{
+	static const char *const bad[] = {
+	    "{PBKDF2-SHA256}$2$salt$1000$00",
+	    "{PBKDF2-SHA256}$1$salt$1000$00",
+	    "{PBKDF2-SHA256}$1$$1000$"
+	    "477e5129170a60a7e158ce2a04def76742c307a2ba2f5d78f28f55e281d71324",
+	    "{PBKDF2-SHA256}$1$salt$0$"
+	    "477e5129170a60a7e158ce2a04def76742c307a2ba2f5d78f28f55e281d71324",
+	    "{PBKDF2-SHA256}$1$salt$x$"
+	    "477e5129170a60a7e158ce2a04def76742c307a2ba2f5d78f28f55e281d71324",
+	    "{PBKDF2-SHA256}$1$salt$1000$"
+	    "zz7e5129170a60a7e158ce2a04def76742c307a2ba2f5d78f28f55e281d71324",
+	    "{PBKDF2}$1$salt$1000$846b1fa737b27e7db9c720813f05ee092b496a",
+	};
+	struct secret *p = pw("pencil");
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (pw_verify(p, bad[i]) != -1)
+			fail_msg("accepted %s", bad[i]);
+	secret_free(p);
+}
+
+/* test_plain_allowed - [auth] allow_plain_scheme = no refuses stored cleartext. */
+static void
+test_plain_allowed(void **state)
+{
+	struct secret *p = pw("pencil");
+
+	(void)state;
+	assert_int_equal(pw_verify(p, "{PLAIN}pencil"), 1);
+	pw_allow_plain(0);
+	assert_int_equal(pw_verify(p, "{PLAIN}pencil"), -1);
+	assert_int_equal(pw_verify(p, "{CLEAR}pencil"), -1);
+	pw_allow_plain(1);
+	assert_int_equal(pw_verify(p, "{CLEAR}pencil"), 1);
+	secret_free(p);
+}
+
 static void
 test_dummy(void **state)
 {
@@ -306,6 +373,8 @@ main(void)
 	    cmocka_unit_test(test_generate),
 	    cmocka_unit_test(test_registry),
 	    cmocka_unit_test(test_dummy),
+	    cmocka_unit_test(test_pbkdf2_malformed),
+	    cmocka_unit_test(test_plain_allowed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
