@@ -19,6 +19,9 @@ DEV        ?= var/dev
 # Debian's interpreter: the PATH may put a python3 without pytest first.
 PYTHON     ?= /usr/bin/python3
 PYTEST_ARGS ?=
+# Bound on the whole integration run (seconds): SIGINT lets pytest write its
+# report for the tests that ran; CI allows 90 minutes for everything.
+PYTEST_TIMEOUT ?= 2700
 
 ASAN_OPTS  := -Db_sanitize=address,undefined -Db_lundef=false
 CHECK_OPTS := $(ASAN_OPTS) -Dwerror=true
@@ -72,29 +75,34 @@ run: deps build
 # make check: every step runs even when an earlier one failed, so the closing
 # line counts everything; scripts/summarize prints it and sets the exit code.
 check: deps
-	@build_failed=0; \
-	rm -f $(ASAN_BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/integration.xml; \
+	@build_failed=0; mrc=0; \
+	rm -f $(ASAN_BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/integration.xml \
+		$(ASAN_BUILD)/check-summary.txt; \
 	{ $(call meson_setup,$(ASAN_BUILD),$(CHECK_OPTS)); } && ninja -C $(ASAN_BUILD) || build_failed=1; \
 	if [ $$build_failed -eq 0 ]; then \
 		meson test -C $(ASAN_BUILD) --print-errorlogs --suite unit --suite fuzz-regress \
-			|| echo "make check: meson test exited $$?"; \
+			|| mrc=$$?; \
 		rc=0; \
 		POSTERN="$(CURDIR)/$(ASAN_BUILD)/postern" \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		timeout -s INT -k 60 $(PYTEST_TIMEOUT) \
 		$(PYTHON) -m pytest -q -rfEs -p no:cacheprovider \
 			--junitxml=$(ASAN_BUILD)/integration.xml $(PYTEST_ARGS) tests/integration || rc=$$?; \
 		case $$rc in \
 		0|1) ;; \
 		5) echo "make check: pytest collected no integration tests" ;; \
+		124) echo "make check: integration tests stopped after $(PYTEST_TIMEOUT)s"; \
+		   build_failed=1 ;; \
 		*) echo "make check: pytest exited $$rc"; \
 		   [ -f $(ASAN_BUILD)/integration.xml ] || build_failed=1 ;; \
 		esac; \
 	else \
 		echo "make check: the sanitizer build failed"; \
 	fi; \
-	scripts/summarize --meson $(ASAN_BUILD)/meson-logs/testlog.json \
-		--junit $(ASAN_BUILD)/integration.xml --fail-extra $$build_failed
+	scripts/summarize --meson $(ASAN_BUILD)/meson-logs/testlog.json --meson-rc $$mrc \
+		--junit $(ASAN_BUILD)/integration.xml --fail-extra $$build_failed \
+		--out $(ASAN_BUILD)/check-summary.txt
 
 install: build
 	meson install -C $(BUILD) --no-rebuild $(if $(DESTDIR),--destdir "$(DESTDIR)")

@@ -19,7 +19,11 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "auth/certmap.h"
+#include "auth/oauth.h"
+#include "auth/guard_svc.h"
 #include "auth/passdb.h"
+#include "auth/scheme_scram.h"
 #include "auth/service.h"
 #include "core/addr.h"
 #include "core/buf.h"
@@ -39,44 +43,51 @@
 struct auth_conn;
 
 struct auth_service {
-	struct event_base	*base;
-	struct config		*cfg;
-	struct workpool		*pool;
-	struct passdb		*db;
-	struct evconnlistener	*listener;
-	struct auth_conn	*conns;
-	struct buf		 frame;
-	const struct sasl_mech	*mechs[MAX_MECHS];
-	size_t			 nmechs;
-	unsigned long		 ok, failed, tempfailed;
+	struct event_base *base;
+	struct config *cfg;
+	struct workpool *pool;
+	struct passdb *db;
+	struct oauth *oauth;     /* NULL: no [oauth] configured */
+	struct guard_svc *guard; /* delays, bans, sending policy */
+	struct evconnlistener *listener;
+	struct auth_conn *conns;
+	struct buf frame;
+	const struct sasl_mech *mechs[MAX_MECHS];
+	size_t nmechs;
+	unsigned long ok, failed, tempfailed;
 };
 
 struct auth_xch {
-	struct auth_conn	*ac;
-	struct auth_xch		*next;
-	uint64_t		 xid;
-	struct sasl_exchange	*x;
-	char			 session[20];
-	int			 busy;		/* passdb call outstanding */
-	int			 cancelled;
-	int			 final_ok;	/* OK sent with final data; next step confirms */
-	struct event		*delay;
-	enum proto_verdict	 delayed_verdict;
-	struct buf		 out;
+	struct auth_conn *ac;
+	struct auth_xch *next;
+	uint64_t xid;
+	struct sasl_exchange *x;
+	char session[20];
+	int busy; /* passdb call outstanding */
+	int cancelled;
+	int final_ok; /* OK sent with final data; next step confirms */
+	struct event *delay;
+	enum proto_verdict delayed_verdict;
+	struct buf out;
+	char listener[64];
+	unsigned int delay_ms; /* before the failure reply (audit) */
+	unsigned char
+	    attempt[GUARD_HASH_LEN]; /* keyed hash, never the password */
+	int have_attempt;
 };
 
 struct auth_conn {
-	struct auth_service	*svc;
-	struct auth_conn	*next;
-	struct bufferevent	*bev;		/* NULL once the worker is gone */
-	unsigned int		 refs;
-	struct auth_xch		*xs[XCH_BUCKETS];
+	struct auth_service *svc;
+	struct auth_conn *next;
+	struct bufferevent *bev; /* NULL once the worker is gone */
+	unsigned int refs;
+	struct auth_xch *xs[XCH_BUCKETS];
 };
 
 struct rcpt_req {
-	struct auth_conn	*ac;
-	uint64_t		 xid;
-	char			 session[20];
+	struct auth_conn *ac;
+	uint64_t xid;
+	char session[20];
 };
 
 static struct auth_service *the_service;
@@ -138,23 +149,35 @@ compute_mechs(struct auth_service *svc)
 	svc->nmechs = 0;
 	str_copy(list, svc->cfg->mechanisms, sizeof(list));
 	for (tok = strtok_r(list, " \t,", &save); tok != NULL;
-	    tok = strtok_r(NULL, " \t,", &save)) {
+	     tok = strtok_r(NULL, " \t,", &save)) {
 		const struct sasl_mech *m = sasl_mech_find(tok);
 
 		if (m == NULL) {
 			log_warn("event=mechanism-off mech=%s "
-				 "reason=not-implemented", tok);
+			         "reason=not-implemented",
+			    tok);
 			continue;
 		}
 		if (m->need == SASL_NEED_CREDENTIALS &&
 		    !(caps & PASSDB_CAN_LOOKUP)) {
 			log_warn("event=mechanism-off mech=%s reason=passdb "
-				 "cannot return stored credentials", m->name);
+			         "cannot return stored credentials",
+			    m->name);
 			continue;
 		}
-		if (m->need == SASL_NEED_VERIFY && !(caps & PASSDB_CAN_VERIFY)) {
+		if ((m == &sasl_mech_oauthbearer || m == &sasl_mech_xoauth2) &&
+		    (svc->oauth == NULL || !oauth_configured(svc->cfg))) {
+			log_warn(
+			    "event=mechanism-off mech=%s reason=no [oauth] "
+			    "jwks or introspection_url",
+			    m->name);
+			continue;
+		}
+		if (m->need == SASL_NEED_VERIFY &&
+		    !(caps & PASSDB_CAN_VERIFY)) {
 			log_warn("event=mechanism-off mech=%s reason=passdb "
-				 "cannot verify passwords", m->name);
+			         "cannot verify passwords",
+			    m->name);
 			continue;
 		}
 		if (svc->nmechs < MAX_MECHS)
@@ -205,7 +228,7 @@ xch_free(struct auth_xch *e)
 		e->delay = NULL;
 	}
 	if (e->busy) {
-		e->cancelled = 1;	/* freed when the answer arrives */
+		e->cancelled = 1; /* freed when the answer arrives */
 		return;
 	}
 	xch_unlink(e);
@@ -279,11 +302,14 @@ audit(struct auth_xch *e, const char *result, const char *reason)
 	char uq[300];
 	struct sasl_exchange *x = e->x;
 
+	/* the audit line (README "Audit log"): one per AUTH attempt */
 	log_info("session=%s event=auth result=%s mech=%s login=%s client=%s "
-		 "tls=%s reason=%s", e->session, result, x->mech->name,
-	    log_q(uq, sizeof(uq), x->user[0] ? x->user : x->authcid,
-		(size_t)-1), x->conn.client_addr,
-	    x->conn.tls ? x->conn.tls_version : "no", reason);
+	         "listener=%s tls=%s reason=%s delay_ms=%u",
+	    e->session, result, x->mech->name,
+	    log_q(
+	        uq, sizeof(uq), x->user[0] ? x->user : x->authcid, (size_t)-1),
+	    x->conn.client_addr, e->listener[0] ? e->listener : "-",
+	    x->conn.tls ? x->conn.tls_version : "no", reason, e->delay_ms);
 }
 
 static void
@@ -293,8 +319,8 @@ delay_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	send_result(e, e->delayed_verdict, NULL, 0, "",
-	    error_reason(e->x->error));
+	send_result(
+	    e, e->delayed_verdict, NULL, 0, "", error_reason(e->x->error));
 	xch_free(e);
 }
 
@@ -309,26 +335,73 @@ handle_status(struct auth_xch *e, enum sasl_status st)
 
 	switch (st) {
 	case SASL_CONTINUE:
-		send_result(e, PROTO_V_CONTINUE, e->out.data, e->out.len, "",
-		    "");
+		send_result(
+		    e, PROTO_V_CONTINUE, e->out.data, e->out.len, "", "");
 		return;
 	case SASL_PENDING:
 		/* e holds a reference on its connection; it is not freed
 		 * while busy, so the answer always finds it. */
 		e->busy = 1;
-		if (x->pending == SASL_PENDING_VERIFY)
-			passdb_verify(svc->db, x->authcid, x->password,
-			    passdb_answer, e);
-		else
+		if (x->pending == SASL_PENDING_VERIFY) {
+			/* the context lets passdb_stack.c check credential
+			 * networks and upgrade to SCRAM after PLAIN over TLS */
+			struct passdb_request req = {
+			    .user = x->authcid,
+			    .password = x->password,
+			    .client_addr = x->conn.client_addr,
+			    .mech = x->mech->name,
+			    .tls = x->conn.tls,
+			};
+
+			/* the guard compares attempts, not passwords */
+			if (svc->guard != NULL && x->password != NULL) {
+				guard_svc_hash(svc->guard, x->authcid,
+				    x->password->data, x->password->len,
+				    e->attempt);
+				e->have_attempt = 1;
+			}
+
+			passdb_verify_req(svc->db, &req, passdb_answer, e);
+		} else if (x->pending == SASL_PENDING_TOKEN &&
+		    svc->oauth != NULL) {
+			/* a stale token retried counts once, like a password */
+			if (svc->guard != NULL && x->password != NULL) {
+				guard_svc_hash(svc->guard, x->authcid,
+				    x->password->data, x->password->len,
+				    e->attempt);
+				e->have_attempt = 1;
+			}
+			oauth_validate(
+			    svc->oauth, x->password, passdb_answer, e);
+		} else if (x->pending == SASL_PENDING_CERT)
+			certmap_resolve(svc->db, svc->cfg->external_map,
+			    x->conn.cert_identity, x->authzid, passdb_answer,
+			    e);
+		else if (x->pending == SASL_PENDING_CREDENTIALS)
 			passdb_lookup(svc->db, x->authcid, x->pending_scheme,
 			    passdb_answer, e);
+		else {
+			struct cred_result tf = {.status = PASSDB_TEMPFAIL};
+
+			if (passdb_reply_later(svc->db, &tf, passdb_answer, e) <
+			    0)
+				e->busy = 0;
+		}
 		return;
 	case SASL_OK:
+		if (svc->guard != NULL &&
+		    guard_svc_suspended(svc->guard, x->user)) {
+			/* compromised-account containment: a 535 like any */
+			x->error = SASL_ERR_DISABLED;
+			x->reason = "contained";
+			break;
+		}
 		svc->ok++;
 		audit(e, "ok", "-");
-		send_result(e, PROTO_V_OK, e->out.data, e->out.len, x->user, "");
+		send_result(
+		    e, PROTO_V_OK, e->out.data, e->out.len, x->user, "");
 		if (e->out.len > 0) {
-			e->final_ok = 1;	/* wait for the client's empty line */
+			e->final_ok = 1; /* wait for the client's empty line */
 			return;
 		}
 		xch_free(e);
@@ -336,8 +409,8 @@ handle_status(struct auth_xch *e, enum sasl_status st)
 	case SASL_TEMPFAIL:
 		svc->tempfailed++;
 		audit(e, "tempfail", error_reason(x->error));
-		send_result(e, PROTO_V_TEMPFAIL, NULL, 0, "",
-		    error_reason(x->error));
+		send_result(
+		    e, PROTO_V_TEMPFAIL, NULL, 0, "", error_reason(x->error));
 		xch_free(e);
 		return;
 	case SASL_FAIL:
@@ -345,11 +418,25 @@ handle_status(struct auth_xch *e, enum sasl_status st)
 		break;
 	}
 	svc->failed++;
-	audit(e, "fail", error_reason(x->error));
 	e->delayed_verdict = error_verdict(x->error);
-	if (e->delayed_verdict == PROTO_V_FAIL && svc->cfg->failure_delay_ms > 0) {
-		unsigned int ms = svc->cfg->failure_delay_ms;
-		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	e->delay_ms = svc->cfg->failure_delay_ms;
+	if (e->delayed_verdict == PROTO_V_FAIL &&
+	    x->error == SASL_ERR_CREDENTIALS && svc->guard != NULL) {
+		int counted;
+
+		/* a guess: counted per address and account, tarpitted */
+		if (!e->have_attempt)
+			guard_svc_hash(
+			    svc->guard, x->authcid, NULL, 0, e->attempt);
+		e->delay_ms = guard_svc_failure(svc->guard, e->session,
+		    x->conn.client_addr, x->user[0] ? x->user : x->authcid,
+		    e->attempt, &counted);
+	}
+	audit(
+	    e, "fail", x->reason != NULL ? x->reason : error_reason(x->error));
+	if (e->delayed_verdict == PROTO_V_FAIL && e->delay_ms > 0) {
+		unsigned int ms = e->delay_ms;
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 		e->delay = evtimer_new(svc->base, delay_cb, e);
 		if (e->delay != NULL && evtimer_add(e->delay, &tv) == 0)
@@ -389,7 +476,7 @@ on_auth_start(struct auth_conn *ac, struct msg_reader *r)
 	uint8_t has_ir, tls;
 	uint64_t xid;
 	struct bytes in;
-	char session[20];
+	char session[20], listener[64];
 
 	memset(&info, 0, sizeof(info));
 	xid = msg_get_u64(r);
@@ -404,6 +491,7 @@ on_auth_start(struct auth_conn *ac, struct msg_reader *r)
 	x = msg_get_blob(r, &xlen);
 	msg_get_str(r, info.cert_identity, sizeof(info.cert_identity));
 	info.plus_advertised = msg_get_u8(r);
+	msg_get_str(r, listener, sizeof(listener));
 	if (msg_end(r) == -1 || ulen > sizeof(info.cb_unique) ||
 	    xlen > sizeof(info.cb_exporter)) {
 		log_err("event=ipc-error type=auth-start reason=malformed");
@@ -421,6 +509,7 @@ on_auth_start(struct auth_conn *ac, struct msg_reader *r)
 	ac->refs++;
 	e->xid = xid;
 	str_copy(e->session, session, sizeof(e->session));
+	str_copy(e->listener, listener, sizeof(e->listener));
 	buf_init(&e->out, 16384);
 	{
 		size_t b = xch_bucket(xid);
@@ -428,11 +517,25 @@ on_auth_start(struct auth_conn *ac, struct msg_reader *r)
 		e->next = ac->xs[b];
 		ac->xs[b] = e;
 	}
+	if (svc->guard != NULL &&
+	    guard_svc_banned(svc->guard, info.client_addr)) {
+		char mq[100];
+
+		log_info(
+		    "session=%s event=auth result=banned mech=%s client=%s "
+		    "listener=%s delay_ms=0",
+		    session, log_q(mq, sizeof(mq), mech, (size_t)-1),
+		    info.client_addr, listener);
+		send_result(e, PROTO_V_BANNED, NULL, 0, "", "banned");
+		xch_free(e);
+		return;
+	}
 	for (i = 0; i < svc->nmechs; i++)
 		if (str_ieq(svc->mechs[i]->name, mech))
 			m = svc->mechs[i];
 	if (m == NULL) {
-		send_result(e, PROTO_V_NOMECH, NULL, 0, "", "no-such-mechanism");
+		send_result(
+		    e, PROTO_V_NOMECH, NULL, 0, "", "no-such-mechanism");
 		xch_free(e);
 		return;
 	}
@@ -444,7 +547,8 @@ on_auth_start(struct auth_conn *ac, struct msg_reader *r)
 	}
 	in.data = ir;
 	in.len = irlen;
-	handle_status(e, sasl_exchange_step(e->x, has_ir ? &in : NULL, &e->out));
+	handle_status(
+	    e, sasl_exchange_step(e->x, has_ir ? &in : NULL, &e->out));
 }
 
 static void
@@ -464,7 +568,7 @@ on_auth_step(struct auth_conn *ac, struct msg_reader *r)
 	}
 	e = xch_find(ac, xid);
 	if (e == NULL || e->busy || e->delay != NULL)
-		return;	/* stale or out of turn: the worker gave up already */
+		return; /* stale or out of turn: the worker gave up already */
 	if (e->final_ok) {
 		/* The client acknowledged the final server data. */
 		if (n == 0)
@@ -548,6 +652,136 @@ on_rcpt_lookup(struct auth_conn *ac, struct msg_reader *r)
 	passdb_exists(ac->svc->db, address, rcpt_answer, q);
 }
 
+/* ---------- sending policy and bans (auth/guard_svc.c) ---------- */
+
+struct policy_req {
+	struct auth_conn *ac;
+	uint64_t xid;
+	int data;
+};
+
+static void
+policy_answer(void *arg, enum proto_policy v, uint32_t budget, int notify,
+    const char *text)
+{
+	struct policy_req *q = arg;
+	struct auth_conn *ac = q->ac;
+	struct auth_service *svc = ac->svc;
+
+	if (ac->bev != NULL) {
+		msg_begin(&svc->frame,
+		    q->data ? PROTO_DATA_RESULT : PROTO_MAIL_RESULT);
+		msg_put_u64(&svc->frame, q->xid);
+		msg_put_u8(&svc->frame, (uint8_t)v);
+		if (q->data)
+			msg_put_u8(&svc->frame, (uint8_t)(notify ? 1 : 0));
+		else
+			msg_put_u32(&svc->frame, budget);
+		msg_put_str(&svc->frame, text);
+		send_frame(ac);
+	}
+	free(q);
+	ac_unref(ac);
+}
+
+/* on_policy - PROTO_MAIL_CHECK (data = 0) or PROTO_DATA_CHECK (data = 1). */
+static void
+on_policy(struct auth_conn *ac, struct msg_reader *r, int data)
+{
+	struct guard_svc_req *req = calloc(1, sizeof(*req));
+	struct policy_req *q = calloc(1, sizeof(*q));
+	uint32_t n = 0, i;
+
+	if (req == NULL || q == NULL)
+		goto out;
+	q->xid = msg_get_u64(r);
+	q->data = data;
+	msg_get_str(r, req->session, sizeof(req->session));
+	if (data) {
+		msg_get_str(r, req->queue_id, sizeof(req->queue_id));
+		msg_get_str(r, req->login, sizeof(req->login));
+		msg_get_str(r, req->client, sizeof(req->client));
+		msg_get_str(r, req->mail_from, sizeof(req->mail_from));
+		req->nrcpts = msg_get_u32(r);
+		req->size = msg_get_u64(r);
+		req->header = msg_get_u8(r);
+		n = msg_get_u32(r);
+		if (n > sizeof(req->addrs) / sizeof(req->addrs[0]))
+			r->err = 1;
+		for (i = 0; i < n && !r->err; i++) {
+			req->addrs[i].sender = msg_get_u8(r) != 0;
+			msg_get_str(
+			    r, req->addrs[i].addr, sizeof(req->addrs[i].addr));
+		}
+		req->naddrs = n;
+	} else {
+		msg_get_str(r, req->login, sizeof(req->login));
+		msg_get_str(r, req->mail_from, sizeof(req->mail_from));
+		req->size = msg_get_u64(r);
+		msg_get_str(r, req->client, sizeof(req->client));
+		msg_get_str(r, req->listener, sizeof(req->listener));
+	}
+	if (msg_end(r) == -1 || req->header >= PROTO_H_MAX ||
+	    req->login[0] == '\0' || ac->svc->guard == NULL) {
+		log_err("event=ipc-error type=%s reason=malformed",
+		    data ? "data-check" : "mail-check");
+		goto out;
+	}
+	q->ac = ac;
+	ac->refs++;
+	if (data)
+		guard_svc_data(ac->svc->guard, req, policy_answer, q);
+	else
+		guard_svc_mail(ac->svc->guard, req, policy_answer, q);
+	free(req);
+	return;
+out:
+	free(req);
+	free(q);
+}
+
+static void
+send_ban(struct auth_conn *ac, int set, const struct guard_ban *b)
+{
+	struct auth_service *svc = ac->svc;
+
+	msg_begin(&svc->frame, set ? PROTO_BAN_SET : PROTO_BAN_CLEAR);
+	msg_put_str(&svc->frame, b->key);
+	if (set)
+		msg_put_u64(&svc->frame, (uint64_t)b->until);
+	send_frame(ac);
+}
+
+/* broadcast_ban - a ban set or lifted: every worker's list follows. */
+static void
+broadcast_ban(void *arg, int set, const struct guard_ban *b)
+{
+	struct auth_service *svc = arg;
+	struct auth_conn *ac;
+
+	for (ac = svc->conns; ac != NULL; ac = ac->next)
+		if (ac->bev != NULL)
+			send_ban(ac, set, b);
+}
+
+/* send_all_bans - the whole list, to a worker that just connected. */
+static void
+send_all_bans(struct auth_conn *ac)
+{
+	struct guard_ban *v;
+	size_t n, i;
+
+	if (ac->svc->guard == NULL)
+		return;
+	v = calloc(4096, sizeof(*v));
+	if (v == NULL)
+		return;
+	n = guard_svc_bans(ac->svc->guard, v, 4096);
+	for (i = 0; i < n; i++)
+		send_ban(ac, 1, &v[i]);
+	free(v);
+}
+
 static void
 conn_gone(struct auth_conn *ac)
 {
@@ -566,7 +800,7 @@ conn_gone(struct auth_conn *ac)
 				xch_free(e);
 		}
 	}
-	ac_unref(ac);	/* the connection's own reference */
+	ac_unref(ac); /* the connection's own reference */
 }
 
 static void
@@ -609,6 +843,12 @@ read_cb(struct bufferevent *bev, void *arg)
 			break;
 		case PROTO_RCPT_LOOKUP:
 			on_rcpt_lookup(ac, &r);
+			break;
+		case PROTO_MAIL_CHECK:
+			on_policy(ac, &r, 0);
+			break;
+		case PROTO_DATA_CHECK:
+			on_policy(ac, &r, 1);
 			break;
 		default:
 			log_err("event=ipc-error reason=unknown-type type=%u",
@@ -667,6 +907,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	svc->conns = ac;
 	bufferevent_setcb(ac->bev, read_cb, NULL, event_cb, ac);
 	bufferevent_enable(ac->bev, EV_READ | EV_WRITE);
+	send_all_bans(
+	    ac); /* first: the worker starts accepting on PROTO_MECHS */
 	send_mechs(ac);
 }
 
@@ -686,15 +928,29 @@ reload(struct auth_service *svc)
 	}
 	if (passdb_reload(svc->db, err, sizeof(err)) == -1)
 		log_err("event=reload passdb=failed error=%s", err);
+	if (passdb_configure(svc->db, nc, err, sizeof(err)) == -1)
+		log_err("event=reload passdb=failed error=%s", err);
+	if (svc->oauth != NULL && oauth_configured(nc)) {
+		if (oauth_reload(svc->oauth, nc, err, sizeof(err)) == -1)
+			log_err("event=reload oauth=failed error=%s", err);
+	} else if (svc->oauth == NULL && oauth_configured(nc)) {
+		svc->oauth = oauth_new(
+		    nc, svc->base, svc->pool, svc->db, err, sizeof(err));
+		if (svc->oauth == NULL)
+			log_err("event=reload oauth=failed error=%s", err);
+	}
 	free(svc->cfg);
 	svc->cfg = nc;
+	if (svc->guard != NULL)
+		guard_svc_reload(svc->guard, nc);
 	log_set_level((enum log_level)nc->log_level);
 	compute_mechs(svc);
+	auth_mech_setup(nc);
 	for (ac = svc->conns; ac != NULL; ac = ac->next)
 		if (ac->bev != NULL)
 			send_mechs(ac);
-	log_info("event=reload result=ok auth_ok=%lu auth_failed=%lu",
-	    svc->ok, svc->failed);
+	log_info("event=reload result=ok auth_ok=%lu auth_failed=%lu", svc->ok,
+	    svc->failed);
 }
 
 static void
@@ -715,7 +971,7 @@ auth_service_main(struct config *cfg, int listen_fd)
 	struct auth_service *svc;
 	char err[1024];
 	struct event *sigs[3];
-	static const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
+	static const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
 	size_t i;
 
 	log_init("auth", (enum log_level)cfg->log_level);
@@ -732,12 +988,24 @@ auth_service_main(struct config *cfg, int listen_fd)
 	svc->pool = workpool_new(svc->base, cfg->auth_threads, 4096);
 	if (svc->pool == NULL)
 		fatal("cannot start the auth thread pool");
-	svc->db = passdb_open(cfg->passdb_driver, cfg->passdb_path, svc->base,
-	    svc->pool, err, sizeof(err));
+	svc->db =
+	    passdb_open_config(cfg, svc->base, svc->pool, err, sizeof(err));
 	if (svc->db == NULL)
-		fatal("passdb %s:%s: %s", cfg->passdb_driver, cfg->passdb_path,
-		    err);
+		/* Not the argument: a pgsql conninfo may hold a password. */
+		fatal("passdb %s: %s", cfg->passdb_driver, err);
+	if (oauth_configured(cfg)) {
+		svc->oauth = oauth_new(
+		    cfg, svc->base, svc->pool, svc->db, err, sizeof(err));
+		if (svc->oauth == NULL)
+			fatal("[oauth]: %s", err);
+	}
+	svc->guard = guard_svc_new(
+	    svc->base, cfg, svc->db, broadcast_ban, svc, err, sizeof(err));
+	if (svc->guard == NULL)
+		fatal("[guard]: %s", err);
 	compute_mechs(svc);
+	auth_mech_setup(
+	    cfg); /* SCRAM iterations and fake-user key, CRAM-MD5 host */
 	svc->listener = evconnlistener_new(svc->base, accept_cb, svc,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
 	if (svc->listener == NULL)
@@ -747,8 +1015,8 @@ auth_service_main(struct config *cfg, int listen_fd)
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
 			fatal("cannot install signal handlers");
 	}
-	log_info("event=started passdb=%s mechanisms=%zu",
-	    cfg->passdb_driver, svc->nmechs);
+	log_info("event=started passdb=%s mechanisms=%zu", cfg->passdb_driver,
+	    svc->nmechs);
 	event_base_dispatch(svc->base);
 	log_info("event=stopped auth_ok=%lu auth_failed=%lu auth_tempfail=%lu",
 	    svc->ok, svc->failed, svc->tempfailed);
@@ -766,6 +1034,9 @@ auth_service_main(struct config *cfg, int listen_fd)
 		conn_gone(ac);
 	}
 	workpool_free(svc->pool);
+	guard_svc_free(svc->guard); /* writes the counters one last time */
+	oauth_free(
+	    svc->oauth); /* after the pool: introspection answers use it */
 	passdb_close(svc->db);
 	buf_free(&svc->frame);
 	event_base_free(svc->base);

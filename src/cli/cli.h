@@ -5,13 +5,13 @@
 #ifndef POSTERN_CLI_CLI_H
 #define POSTERN_CLI_CLI_H
 
-#define CLI_EXIT_OK	 0
-#define CLI_EXIT_RUNTIME 1	/* the command failed while running */
-#define CLI_EXIT_USAGE	 2	/* bad arguments or bad configuration */
+#define CLI_EXIT_OK      0
+#define CLI_EXIT_RUNTIME 1 /* the command failed while running */
+#define CLI_EXIT_USAGE   2 /* bad arguments or bad configuration */
 
 struct cli_command {
-	const char	*name;
-	const char	*summary;
+	const char *name;
+	const char *summary;
 	int (*run)(int argc, char **argv);
 };
 
@@ -22,6 +22,9 @@ int cli_queue(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_guard(int argc, char **argv);
 int cli_hash(int argc, char **argv);
+int cli_bench(int argc, char **argv);
+int cli_send(int argc, char **argv);
+int cli_sendmail(int argc, char **argv);
 int cli_version(int argc, char **argv);
 
 #endif

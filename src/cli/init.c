@@ -383,7 +383,7 @@ write_conf(const char *path, const struct init_opts *o)
 	        "; min_version = TLSv1.2\n"
 	        "\n"
 	        "[auth]\n"
-	        "mechanisms = PLAIN LOGIN\n"
+	        "mechanisms = SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN\n"
 	        "; manage users with: postern user add|passwd|del|list -c "
 	        "postern.conf\n"
 	        "passdb = passwd-file:users\n"

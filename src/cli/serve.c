@@ -14,21 +14,22 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: postern serve -c CONF\n\n"
-		   "Run the server in the foreground, logging to stderr.\n"
-		   "  -c, --config CONF   configuration file (postern.conf)\n"
-		   "Signals: SIGTERM/SIGINT stop cleanly (in-flight messages "
-		   "finish or get 421),\n"
-		   "SIGHUP reloads the configuration, certificates and users.\n");
+	fprintf(f,
+	    "usage: postern serve -c CONF\n\n"
+	    "Run the server in the foreground, logging to stderr.\n"
+	    "  -c, --config CONF   configuration file (postern.conf)\n"
+	    "Signals: SIGTERM/SIGINT stop cleanly (in-flight messages "
+	    "finish or get 421),\n"
+	    "SIGHUP reloads the configuration, certificates and users.\n");
 }
 
 int
 cli_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
 	struct config *cfg;
@@ -64,8 +65,10 @@ cli_serve(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	if (cfg->nlisteners == 0) {
-		fprintf(stderr, "%s: no [listener NAME] section: nothing to "
-				"serve\n", path);
+		fprintf(stderr,
+		    "%s: no [listener NAME] section: nothing to "
+		    "serve\n",
+		    path);
 		free(cfg);
 		return CLI_EXIT_USAGE;
 	}

@@ -12,7 +12,8 @@
 #include "core/addr.h"
 #include "core/str.h"
 
-#define ADDR_MAILBOX_MAX (ADDR_LOCAL_MAX + 1 + ADDR_DOMAIN_MAX)
+/* a bare mailbox must also fit in a path: "<" Mailbox ">" <= 256 */
+#define ADDR_MAILBOX_MAX (ADDR_PATH_MAX - 2)
 #define ADDR_LABEL_MAX   63 /* RFC 1035 §2.3.4 */
 #define ADDR_LIT_MAX     64 /* "[IPv6:" + 45 + "]" fits */
 

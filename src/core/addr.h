@@ -10,18 +10,20 @@
 
 #include <stddef.h>
 
-#define ADDR_LOCAL_MAX	64	/* RFC 5321 §4.5.3.1.1 */
-#define ADDR_DOMAIN_MAX 255	/* RFC 5321 §4.5.3.1.2 */
-#define ADDR_PATH_MAX	256	/* RFC 5321 §4.5.3.1.3, incl. "<" and ">" */
+#define ADDR_LOCAL_MAX  64  /* RFC 5321 §4.5.3.1.1 */
+#define ADDR_DOMAIN_MAX 255 /* RFC 5321 §4.5.3.1.2 */
+#define ADDR_PATH_MAX   256 /* RFC 5321 §4.5.3.1.3, incl. "<" and ">" */
 
 struct mailaddr {
-	char	local[ADDR_LOCAL_MAX + 1];	/* as sent (quoted form kept) */
-	char	domain[ADDR_DOMAIN_MAX + 1];	/* as sent; "" for the null path */
+	char local[ADDR_LOCAL_MAX + 1];   /* as sent (quoted form kept) */
+	char domain[ADDR_DOMAIN_MAX + 1]; /* as sent; "" for the null path */
 };
 
-#define ADDR_F_UTF8	  0x01	/* SMTPUTF8 given: allow UTF-8 in local part and domain */
-#define ADDR_F_ALLOW_NULL 0x02	/* "<>" is valid (MAIL FROM) */
-#define ADDR_F_NO_DOMAIN  0x04	/* "<Postmaster>" form allowed (RCPT TO, RFC 5321 §4.1.1.3) */
+#define ADDR_F_UTF8                                                            \
+	0x01 /* SMTPUTF8 given: allow UTF-8 in local part and domain */
+#define ADDR_F_ALLOW_NULL 0x02 /* "<>" is valid (MAIL FROM) */
+#define ADDR_F_NO_DOMAIN                                                       \
+	0x04 /* "<Postmaster>" form allowed (RCPT TO, RFC 5321 §4.1.1.3) */
 
 /*
  * addr_parse_path - parse a path at s[0..len): must start with '<'.
@@ -33,8 +35,8 @@ int addr_parse_path(const char *s, size_t len, unsigned int flags,
     struct mailaddr *out, size_t *consumed_r);
 
 /* addr_parse_mailbox - parse a bare "local@domain" (no brackets) filling the whole s[0..len); 0 or -1. */
-int addr_parse_mailbox(const char *s, size_t len, unsigned int flags,
-    struct mailaddr *out);
+int addr_parse_mailbox(
+    const char *s, size_t len, unsigned int flags, struct mailaddr *out);
 
 /* addr_valid_domain - 1 if s is a syntactically valid domain or address literal, else 0. */
 int addr_valid_domain(const char *s, unsigned int flags);

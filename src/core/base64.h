@@ -18,6 +18,7 @@ size_t base64_decoded_max(size_t n);
 long base64_encode(const void *in, size_t n, char *out, size_t outsize);
 
 /* base64_decode - strict decode of in[0..n) into out; decoded length, or -1 invalid/too small. */
-long base64_decode(const char *in, size_t n, unsigned char *out, size_t outsize);
+long base64_decode(
+    const char *in, size_t n, unsigned char *out, size_t outsize);
 
 #endif

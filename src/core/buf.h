@@ -8,10 +8,10 @@
 #include <stddef.h>
 
 struct buf {
-	char	*data;	/* NUL-terminated one past len when non-NULL */
-	size_t	 len;
-	size_t	 cap;
-	size_t	 max;	/* hard cap on len */
+	char *data; /* NUL-terminated one past len when non-NULL */
+	size_t len;
+	size_t cap;
+	size_t max; /* hard cap on len */
 };
 
 /* buf_init - empty buffer that will never hold more than max bytes. */

@@ -8,8 +8,8 @@
 #include <stddef.h>
 
 struct secret {
-	unsigned char	*data;	/* always NUL-terminated one past len */
-	size_t		 len;
+	unsigned char *data; /* always NUL-terminated one past len */
+	size_t len;
 };
 
 /* secret_new - copy len bytes into a new secret; NULL on allocation failure. */

@@ -184,6 +184,8 @@ dlv_run(struct dlv_job *job)
 		return dlv_smtp(job);
 	case DLV_MX:
 		return dlv_mx(job);
+	case DLV_DISCARD:
+		return dlv_discard(job);
 	}
 	for (i = 0; i < job->nrcpts; i++)
 		dlv_rcpt_set(&job->rcpts[i], DLV_TEMP, "4.3.5",

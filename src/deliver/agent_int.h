@@ -13,6 +13,7 @@ int dlv_maildir(struct dlv_job *job);
 int dlv_lmtp(struct dlv_job *job);
 int dlv_smtp(struct dlv_job *job);
 int dlv_mx(struct dlv_job *job);
+int dlv_discard(struct dlv_job *job);
 
 /* dlv_status_of - 2xx OK, 5xx PERM, anything else TEMP. */
 enum dlv_status dlv_status_of(int code);

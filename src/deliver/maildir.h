@@ -15,8 +15,8 @@ struct mailaddr;
  * that could escape the tree: empty, ".", "..", leading '.', '/', NUL or
  * control characters. 0 on success.
  */
-int maildir_path(const char *tmpl, const struct mailaddr *rcpt, char *out,
-    size_t outsize);
+int maildir_path(
+    const char *tmpl, const struct mailaddr *rcpt, char *out, size_t outsize);
 
 /* maildir_create - make dir/{tmp,new,cur} (and missing parents) with mode 0700; 0 or -1. */
 int maildir_create(const char *dir);

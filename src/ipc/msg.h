@@ -13,7 +13,7 @@
 
 #include "core/buf.h"
 
-#define MSG_FRAME_MAX (64 * 1024)	/* type + payload */
+#define MSG_FRAME_MAX (64 * 1024) /* type + payload */
 #define MSG_HDR_LEN   6
 
 /* msg_begin - reset b and write a frame header for type (length patched by msg_finish). */
@@ -29,11 +29,11 @@ int msg_put_blob(struct buf *b, const void *p, size_t n);
 int msg_finish(struct buf *b);
 
 struct msg_reader {
-	const unsigned char	*p;	/* payload */
-	size_t			 len;
-	size_t			 off;
-	int			 err;	/* sticky: any failed get sets it */
-	uint16_t		 type;
+	const unsigned char *p; /* payload */
+	size_t len;
+	size_t off;
+	int err; /* sticky: any failed get sets it */
+	uint16_t type;
 };
 
 /*

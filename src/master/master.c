@@ -35,9 +35,9 @@
 #include "queue/spool.h"
 #include "smtp/worker.h"
 
-#define MAX_WORKERS	 64
-#define RESTART_WINDOW	 60	/* seconds */
-#define RESTART_MAX	 10	/* crashes per slot per window before giving up */
+#define MAX_WORKERS    64
+#define RESTART_WINDOW 60 /* seconds */
+#define RESTART_MAX    10 /* crashes per slot per window before giving up */
 
 enum child_kind {
 	CHILD_AUTH,
@@ -45,30 +45,30 @@ enum child_kind {
 	CHILD_QUEUE,
 };
 
-static const char *const child_names[] = { "auth", "worker", "queue" };
+static const char *const child_names[] = {"auth", "worker", "queue"};
 
 struct child {
-	enum child_kind	kind;
-	int		index;
-	pid_t		pid;		/* 0 when not running */
-	time_t		restart_at;	/* when to start again after a crash */
-	time_t		window_start;
-	int		crashes;
+	enum child_kind kind;
+	int index;
+	pid_t pid;         /* 0 when not running */
+	time_t restart_at; /* when to start again after a crash */
+	time_t window_start;
+	int crashes;
 };
 
 struct master {
-	struct config		*cfg;
-	struct worker_listen_fd	 fds[CONFIG_MAX_LISTENERS * CONFIG_MAX_ADDRS];
-	size_t			 nfds;
-	int			 auth_fd;
-	char			 auth_name[108];	/* leading NUL: abstract */
-	struct connlimit	*cl;
-	struct child		 children[MAX_WORKERS + 2];
-	size_t			 nchildren;
-	int			 stopping;
-	time_t			 kill_at;
-	sigset_t		 sigs;
-	sigset_t		 oldmask;
+	struct config *cfg;
+	struct worker_listen_fd fds[CONFIG_MAX_LISTENERS * CONFIG_MAX_ADDRS];
+	size_t nfds;
+	int auth_fd;
+	char auth_name[108]; /* leading NUL: abstract */
+	struct connlimit *cl;
+	struct child children[MAX_WORKERS + 2];
+	size_t nchildren;
+	int stopping;
+	time_t kill_at;
+	sigset_t sigs;
+	sigset_t oldmask;
 };
 
 static int
@@ -97,7 +97,7 @@ mkdir_p(const char *path, mode_t mode)
 static int
 recover_spool(const struct config *cfg)
 {
-	static const char *const subs[] = { "tmp", "msg", "env" };
+	static const char *const subs[] = {"tmp", "msg", "env"};
 	struct spool_recovery rec;
 	char path[PATH_MAX], err[512];
 	size_t i;
@@ -107,8 +107,8 @@ recover_spool(const struct config *cfg)
 		return -1;
 	}
 	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (snprintf(path, sizeof(path), "%s/%s", cfg->spool,
-			subs[i]) < (int)sizeof(path))
+		if (snprintf(path, sizeof(path), "%s/%s", cfg->spool, subs[i]) <
+		    (int)sizeof(path))
 			privsep_chown(path, cfg->run_user);
 	if (spool_recover(cfg->spool, 1, 0, &rec) == -1) {
 		log_err("event=start-failed spool=%s error=\"recovery: %s\"",
@@ -138,13 +138,13 @@ bind_listeners(struct master *m)
 			    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 			if (fd == -1)
 				goto fail;
-			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-			    sizeof(one));
+			setsockopt(
+			    fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 			if (a->ss.ss_family == AF_INET6)
 				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 				    sizeof(one));
 			if (bind(fd, (const struct sockaddr *)&a->ss, a->len) ==
-				-1 ||
+			        -1 ||
 			    listen(fd, 4096) == -1) {
 				close(fd);
 				goto fail;
@@ -152,19 +152,22 @@ bind_listeners(struct master *m)
 			m->fds[m->nfds].fd = fd;
 			m->fds[m->nfds].listener = i;
 			m->nfds++;
-			log_info("event=listening listener=%s address=%s tls=%s "
-				 "auth=%s", l->name, a->text,
-			    l->tls == LISTENER_TLS_IMPLICIT   ? "implicit"
-				: l->tls == LISTENER_TLS_STARTTLS ? "starttls"
-							       : "none",
-			    l->auth == LISTENER_AUTH_REQUIRED	? "required"
-				: l->auth == LISTENER_AUTH_OPTIONAL ? "optional"
-								    : "off");
+			log_info(
+			    "event=listening listener=%s address=%s tls=%s "
+			    "auth=%s",
+			    l->name, a->text,
+			    l->tls == LISTENER_TLS_IMPLICIT       ? "implicit"
+			        : l->tls == LISTENER_TLS_STARTTLS ? "starttls"
+			                                          : "none",
+			    l->auth == LISTENER_AUTH_REQUIRED       ? "required"
+			        : l->auth == LISTENER_AUTH_OPTIONAL ? "optional"
+			                                            : "off");
 			continue;
 fail:
 			snprintf(err, sizeof(err), "%s", strerror(errno));
 			log_err("event=bind-failed listener=%s address=%s "
-				"error=\"%s\"", l->name, a->text, err);
+			        "error=\"%s\"",
+			    l->name, a->text, err);
 			return -1;
 		}
 	}
@@ -179,8 +182,8 @@ make_auth_socket(struct master *m)
 	size_t n;
 	socklen_t len;
 
-	snprintf(name, sizeof(name), "postern-auth-%ld-%016llx",
-	    (long)getpid(), (unsigned long long)rand_u64());
+	snprintf(name, sizeof(name), "postern-auth-%ld-%016llx", (long)getpid(),
+	    (unsigned long long)rand_u64());
 	memset(m->auth_name, 0, sizeof(m->auth_name));
 	n = strlen(name);
 	memcpy(m->auth_name + 1, name, n);
@@ -215,11 +218,12 @@ spawn(struct master *m, struct child *ch)
 	if (pid > 0) {
 		ch->pid = pid;
 		log_info("event=child-started kind=%s index=%d pid=%ld",
-		    child_names[ch->kind], ch->index,
-		    (long)pid);
+		    child_names[ch->kind], ch->index, (long)pid);
 		return pid;
 	}
-	/* child */
+	/* child: a SIGHUP before the child's loop has its handler must not
+	 * kill it (the default action); libevent replaces SIG_IGN. */
+	signal(SIGHUP, SIG_IGN);
 	sigprocmask(SIG_SETMASK, &m->oldmask, NULL);
 	signal(SIGCHLD, SIG_DFL);
 	copy = malloc(sizeof(*copy));
@@ -239,8 +243,8 @@ spawn(struct master *m, struct child *ch)
 		rc = queue_service_main(copy);
 	} else {
 		close(m->auth_fd);
-		rc = smtp_worker_main(copy, ch->index, m->fds, m->nfds, m->cl,
-		    m->auth_name);
+		rc = smtp_worker_main(
+		    copy, ch->index, m->fds, m->nfds, m->cl, m->auth_name);
 	}
 	_exit(rc);
 }
@@ -281,34 +285,34 @@ reap(struct master *m)
 			continue;
 		ch->pid = 0;
 		if (m->stopping) {
-			log_info("event=child-exited kind=%s index=%d status=%d",
-			    child_names[ch->kind],
-			    ch->index,
+			log_info(
+			    "event=child-exited kind=%s index=%d status=%d",
+			    child_names[ch->kind], ch->index,
 			    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 			continue;
 		}
 		if (WIFSIGNALED(status))
 			log_err("event=child-died kind=%s index=%d signal=%d",
-			    child_names[ch->kind],
-			    ch->index, WTERMSIG(status));
+			    child_names[ch->kind], ch->index, WTERMSIG(status));
 		else
 			log_err("event=child-died kind=%s index=%d status=%d",
-			    child_names[ch->kind],
-			    ch->index, WEXITSTATUS(status));
+			    child_names[ch->kind], ch->index,
+			    WEXITSTATUS(status));
 		if (now - ch->window_start > RESTART_WINDOW) {
 			ch->window_start = now;
 			ch->crashes = 0;
 		}
 		if (++ch->crashes > RESTART_MAX) {
 			log_err("event=giving-up kind=%s index=%d crashes=%d",
-			    child_names[ch->kind],
-			    ch->index, ch->crashes);
+			    child_names[ch->kind], ch->index, ch->crashes);
 			return -1;
 		}
 		/* 0 s for the first crash, then 1, 2, 4 ... capped at 30. */
-		ch->restart_at = now + (ch->crashes <= 1 ? 0
-			: (1 << (ch->crashes - 2)) > 30	 ? 30
-							 : (1 << (ch->crashes - 2)));
+		ch->restart_at = now +
+		    (ch->crashes <= 1 ? 0
+		            : (1 << (ch->crashes - 2)) > 30
+		            ? 30
+		            : (1 << (ch->crashes - 2)));
 	}
 	return 0;
 }
@@ -337,9 +341,10 @@ reload(struct master *m)
 		return;
 	}
 	if (nc->nlisteners != m->cfg->nlisteners ||
-	    memcmp(nc->listeners, m->cfg->listeners, sizeof(nc->listeners)) != 0)
+	    memcmp(nc->listeners, m->cfg->listeners, sizeof(nc->listeners)) !=
+	        0)
 		log_warn("event=reload note=\"listener changes take effect at "
-			 "the next restart\"");
+		         "the next restart\"");
 	/* Keep the listeners we bound; take everything else. */
 	memcpy(nc->listeners, m->cfg->listeners, sizeof(nc->listeners));
 	nc->nlisteners = m->cfg->nlisteners;
@@ -376,31 +381,32 @@ master_run(struct config *cfg)
 	probe = tls_server_ctx_new(cfg, err, sizeof(err));
 	if (probe == NULL) {
 		log_err("event=start-failed error=\"%s\"", err);
-		return 1;
+		goto fail;
 	}
 	SSL_CTX_free(probe);
 	if (snprintf(path, sizeof(path), "%s/tmp", cfg->spool) >=
-		(int)sizeof(path) ||
+	        (int)sizeof(path) ||
 	    mkdir_p(cfg->spool, 0700) == -1 || mkdir_p(path, 0700) == -1) {
 		log_err("event=start-failed spool=%s error=\"%s\"", cfg->spool,
 		    strerror(errno));
-		return 1;
+		goto fail;
 	}
 	privsep_chown(cfg->spool, cfg->run_user);
 	privsep_chown(path, cfg->run_user);
 	if (recover_spool(cfg) == -1)
-		return 1;
+		goto fail;
 	m.cl = connlimit_new();
 	if (m.cl == NULL) {
-		log_err("event=start-failed error=\"cannot map shared memory\"");
-		return 1;
+		log_err(
+		    "event=start-failed error=\"cannot map shared memory\"");
+		goto fail;
 	}
 	if (bind_listeners(&m) == -1)
-		return 1;
+		goto fail;
 	if (make_auth_socket(&m) == -1) {
 		log_err("event=start-failed error=\"auth socket: %s\"",
 		    strerror(errno));
-		return 1;
+		goto fail;
 	}
 	sigemptyset(&m.sigs);
 	sigaddset(&m.sigs, SIGCHLD);
@@ -423,13 +429,13 @@ master_run(struct config *cfg)
 	for (i = 0; i < m.nchildren; i++) {
 		m.children[i].window_start = time(NULL);
 		if (spawn(&m, &m.children[i]) == -1)
-			return 1;
+			goto fail;
 	}
-	log_info("event=started version=%s workers=%u", POSTERN_VERSION,
-	    nworkers);
+	log_info(
+	    "event=started version=%s workers=%u", POSTERN_VERSION, nworkers);
 
 	for (;;) {
-		struct timespec ts = { 1, 0 };
+		struct timespec ts = {1, 0};
 		siginfo_t si;
 		int sig = sigtimedwait(&m.sigs, &si, &ts);
 		time_t now = time(NULL);
@@ -439,7 +445,8 @@ master_run(struct config *cfg)
 				log_info("event=stopping signal=%d", sig);
 				m.stopping = 1;
 				m.kill_at = now +
-				    (time_t)(cfg->shutdown_timeout_ms / 1000) + 10;
+				    (time_t)(cfg->shutdown_timeout_ms / 1000) +
+				    10;
 				signal_children(&m, CHILD_WORKER, SIGTERM);
 			}
 		} else if (sig == SIGHUP && !m.stopping) {
@@ -487,4 +494,11 @@ master_run(struct config *cfg)
 	log_info("event=stopped");
 	free(m.cfg);
 	return rc;
+fail:
+	for (i = 0; i < m.nfds; i++)
+		close(m.fds[i].fd);
+	if (m.auth_fd >= 0)
+		close(m.auth_fd);
+	free(m.cfg);
+	return 1;
 }

@@ -19,14 +19,15 @@ privsep_drop(const char *user)
 		return 0;
 	pw = getpwnam(user);
 	if (pw == NULL) {
-		log_err("event=privsep-error user=%s reason=unknown-user", user);
+		log_err(
+		    "event=privsep-error user=%s reason=unknown-user", user);
 		return -1;
 	}
 	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
-		log_err("event=privsep-error user=%s reason=setuid-failed",
-		    user);
+		log_err(
+		    "event=privsep-error user=%s reason=setuid-failed", user);
 		return -1;
 	}
 	/* Paranoia: regaining root must fail now. */

@@ -13,9 +13,12 @@
 #define CONNLIMIT_BUCKETS 65536
 
 struct connlimit {
-	unsigned char	key[crypto_shorthash_KEYBYTES];
-	atomic_uint	total;
-	atomic_uint	per_ip[CONNLIMIT_BUCKETS];
+	unsigned char key[crypto_shorthash_KEYBYTES];
+	atomic_uint total;
+	atomic_uint per_ip[CONNLIMIT_BUCKETS];
+	/* [policy] connection_rate: connections per address this minute */
+	atomic_uint rate_minute[CONNLIMIT_BUCKETS];
+	atomic_uint rate_count[CONNLIMIT_BUCKETS];
 };
 
 struct connlimit *
@@ -49,11 +52,11 @@ bucket(const struct connlimit *cl, const struct sockaddr *sa)
 			n = 4;
 		} else {
 			p = s6->sin6_addr.s6_addr;
-			n = 8;	/* the /64 */
+			n = 8; /* the /64 */
 		}
 	} else if (sa->sa_family == AF_INET) {
 		p = (const unsigned char *)&((const struct sockaddr_in *)sa)
-			->sin_addr;
+		        ->sin_addr;
 		n = 4;
 	} else {
 		return 0;
@@ -95,6 +98,25 @@ connlimit_release(struct connlimit *cl, const struct sockaddr *sa)
 		atomic_fetch_sub(&cl->per_ip[b], 1);
 	if (atomic_load(&cl->total) > 0)
 		atomic_fetch_sub(&cl->total, 1);
+}
+
+int
+connlimit_rate(struct connlimit *cl, const struct sockaddr *sa,
+    unsigned int max_per_minute, unsigned int minute)
+{
+	size_t b;
+	unsigned int m;
+
+	if (max_per_minute == 0)
+		return 1;
+	b = bucket(cl, sa);
+	m = atomic_load(&cl->rate_minute[b]);
+	/* the first connection of a new minute starts the count over; a
+	 * race between workers may lose a count, never refuse wrongly long */
+	if (m != minute &&
+	    atomic_compare_exchange_strong(&cl->rate_minute[b], &m, minute))
+		atomic_store(&cl->rate_count[b], 0);
+	return atomic_fetch_add(&cl->rate_count[b], 1) + 1 <= max_per_minute;
 }
 
 void

@@ -25,6 +25,14 @@ int connlimit_acquire(struct connlimit *cl, const struct sockaddr *sa,
 /* connlimit_release - forget a connection counted by connlimit_acquire. */
 void connlimit_release(struct connlimit *cl, const struct sockaddr *sa);
 
+/*
+ * connlimit_rate - count a connection from sa (IPv6 per /64) in minute (a
+ * minute number, e.g. time / 60); 1 if it is within max_per_minute (0 = no
+ * limit), 0 if over.
+ */
+int connlimit_rate(struct connlimit *cl, const struct sockaddr *sa,
+    unsigned int max_per_minute, unsigned int minute);
+
 /* connlimit_reset - zero every count (after all workers were restarted). */
 void connlimit_reset(struct connlimit *cl);
 

@@ -28,7 +28,8 @@ tls_errors(char *buf, size_t len)
 		if (off > 0 && off + 2 < len)
 			off += (size_t)snprintf(buf + off, len - off, "; ");
 		if (off < len)
-			off += (size_t)snprintf(buf + off, len - off, "%s", one);
+			off +=
+			    (size_t)snprintf(buf + off, len - off, "%s", one);
 	}
 	if (buf[0] == '\0')
 		str_copy(buf, "unknown TLS error", len);
@@ -51,11 +52,12 @@ tls_server_ctx_new(const struct config *c, char *err, size_t errlen)
 		goto fail;
 	/* No renegotiation (CVE-2009-3555 family, CPU DoS), no compression
 	 * (CRIME); the server picks the cipher order. */
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_options(ctx,
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+	        SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/* Idle sessions give their 34 KiB of record buffers back. */
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_mode(ctx,
+	    SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (c->tls_ciphers[0] != '\0' &&
 	    SSL_CTX_set_cipher_list(ctx, c->tls_ciphers) != 1)
 		goto fail;
@@ -79,12 +81,12 @@ tls_server_ctx_new(const struct config *c, char *err, size_t errlen)
 		return NULL;
 	}
 	if (c->tls_client_ca[0] != '\0') {
-		STACK_OF(X509_NAME) *names;
+		STACK_OF(X509_NAME) * names;
 
-		if (SSL_CTX_load_verify_locations(ctx, c->tls_client_ca, NULL) !=
-		    1) {
-			snprintf(err, errlen, "client_ca %s: %s", c->tls_client_ca,
-			    tls_errors(ebuf, sizeof(ebuf)));
+		if (SSL_CTX_load_verify_locations(
+		        ctx, c->tls_client_ca, NULL) != 1) {
+			snprintf(err, errlen, "client_ca %s: %s",
+			    c->tls_client_ca, tls_errors(ebuf, sizeof(ebuf)));
 			SSL_CTX_free(ctx);
 			return NULL;
 		}
@@ -95,14 +97,15 @@ tls_server_ctx_new(const struct config *c, char *err, size_t errlen)
 	}
 	/* Resumption: stateless tickets (rotated by OpenSSL per context) and
 	 * a session cache; both are per process. */
-	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"postern",
-	    7);
+	SSL_CTX_set_session_id_context(
+	    ctx, (const unsigned char *)"postern", 7);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_sess_set_cache_size(ctx, 20000);
 	SSL_CTX_set_timeout(ctx, 3600);
 	return ctx;
 fail:
-	snprintf(err, errlen, "TLS settings: %s", tls_errors(ebuf, sizeof(ebuf)));
+	snprintf(
+	    err, errlen, "TLS settings: %s", tls_errors(ebuf, sizeof(ebuf)));
 	SSL_CTX_free(ctx);
 	return NULL;
 }
@@ -134,7 +137,7 @@ tls_chanbind(SSL *ssl, unsigned char *unique, size_t *unique_len,
 	if (SSL_version(ssl) == TLS1_3_VERSION) {
 		/* RFC 9266: 32 bytes, empty context. */
 		if (SSL_export_keying_material(ssl, exporter, 32, label,
-		    sizeof(label) - 1, NULL, 0, 0) == 1)
+		        sizeof(label) - 1, NULL, 0, 0) == 1)
 			*exporter_len = 32;
 		return;
 	}
@@ -150,8 +153,8 @@ tls_chanbind(SSL *ssl, unsigned char *unique, size_t *unique_len,
 	/* RFC 9266 §3 also defines tls-exporter for TLS 1.2 with extended
 	 * master secret; offer it only there. */
 	if (SSL_get_extms_support(ssl) == 1 &&
-	    SSL_export_keying_material(ssl, exporter, 32, label,
-		sizeof(label) - 1, NULL, 0, 0) == 1)
+	    SSL_export_keying_material(
+	        ssl, exporter, 32, label, sizeof(label) - 1, NULL, 0, 0) == 1)
 		*exporter_len = 32;
 }
 
@@ -223,31 +226,33 @@ tls_client_identity(SSL *ssl, char *out, size_t outlen)
 	if (X509_digest(cert, EVP_sha256(), md, &mdlen) == 1) {
 		for (i = 0; i < mdlen; i++)
 			snprintf(hex + 2 * i, 3, "%02x", md[i]);
-		add_token(out, outlen, &off, "sha256:",
-		    (const unsigned char *)hex, 2 * (size_t)mdlen);
+		add_token(out, outlen, &off,
+		    "sha256:", (const unsigned char *)hex, 2 * (size_t)mdlen);
 	}
 	sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
 	if (sans != NULL) {
 		for (idx = 0; idx < sk_GENERAL_NAME_num(sans); idx++) {
-			const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, idx);
+			const GENERAL_NAME *gn =
+			    sk_GENERAL_NAME_value(sans, idx);
 
 			if (gn->type == GEN_EMAIL)
 				add_token(out, outlen, &off, "email:",
 				    ASN1_STRING_get0_data(gn->d.rfc822Name),
 				    (size_t)ASN1_STRING_length(
-					gn->d.rfc822Name));
+				        gn->d.rfc822Name));
 		}
 		GENERAL_NAMES_free(sans);
 	}
-	idx = X509_NAME_get_index_by_NID(X509_get_subject_name(cert),
-	    NID_pkcs9_emailAddress, -1);
+	idx = X509_NAME_get_index_by_NID(
+	    X509_get_subject_name(cert), NID_pkcs9_emailAddress, -1);
 	if (idx >= 0) {
-		X509_NAME_ENTRY *e = X509_NAME_get_entry(
-		    X509_get_subject_name(cert), idx);
+		X509_NAME_ENTRY *e =
+		    X509_NAME_get_entry(X509_get_subject_name(cert), idx);
 		ASN1_STRING *d = X509_NAME_ENTRY_get_data(e);
 
-		add_token(out, outlen, &off, "subject-email:",
-		    ASN1_STRING_get0_data(d), (size_t)ASN1_STRING_length(d));
+		add_token(out, outlen, &off,
+		    "subject-email:", ASN1_STRING_get0_data(d),
+		    (size_t)ASN1_STRING_length(d));
 	}
 	return off;
 }

@@ -13,9 +13,9 @@
 struct config;
 
 struct tls_info {
-	char	version[16];	/* "TLSv1.3" */
-	char	cipher[64];	/* "TLS_AES_256_GCM_SHA384" */
-	int	bits;		/* symmetric key bits */
+	char version[16]; /* "TLSv1.3" */
+	char cipher[64];  /* "TLS_AES_256_GCM_SHA384" */
+	int bits;         /* symmetric key bits */
 };
 
 /* tls_server_ctx_new - context from [tls] of c; NULL with err on failure. */

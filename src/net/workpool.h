@@ -14,12 +14,12 @@ struct workpool;
 typedef void workpool_fn(void *arg);
 
 /* workpool_new - nthreads threads (0 = one per core) and a queue of at most max_queue jobs. */
-struct workpool *workpool_new(struct event_base *base, unsigned int nthreads,
-    size_t max_queue);
+struct workpool *workpool_new(
+    struct event_base *base, unsigned int nthreads, size_t max_queue);
 
 /* workpool_submit - queue work(arg) then done(arg) on the loop; 0, or -1 if the queue is full. */
-int workpool_submit(struct workpool *p, workpool_fn *work, workpool_fn *done,
-    void *arg);
+int workpool_submit(
+    struct workpool *p, workpool_fn *work, workpool_fn *done, void *arg);
 
 /* workpool_pending - jobs queued or running. */
 size_t workpool_pending(const struct workpool *p);

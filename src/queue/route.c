@@ -70,7 +70,10 @@ queue_route(const struct config *cfg, const char *domain, struct dlv_route *out,
 	str_copy(out->resolver, cfg->resolver, sizeof(out->resolver));
 	out->mx_port = (unsigned short)cfg->mx_port;
 	if (config_is_local_domain(cfg, domain)) {
-		if (cfg->local_lmtp[0] == '\0') {
+		if (cfg->local_discard) {
+			out->method = DLV_DISCARD;
+			n = snprintf(key, keylen, "discard");
+		} else if (cfg->local_lmtp[0] == '\0') {
 			out->method = DLV_MAILDIR;
 			str_copy(out->maildir_tmpl, cfg->maildir,
 			    sizeof(out->maildir_tmpl));

@@ -140,7 +140,8 @@ login_client_step(
 
 const struct sasl_mech sasl_mech_login = {
     .name = "LOGIN",
-    .flags = SASL_F_PLAINTEXT,
+    /* Clients may send the user name as an initial response. */
+    .flags = SASL_F_PLAINTEXT | SASL_F_CLIENT_FIRST,
     .need = SASL_NEED_VERIFY,
     .scheme = NULL,
     .state_size = sizeof(struct login_state),

@@ -58,12 +58,13 @@ smtp_cmd_auth(struct smtp_session *s, const char *args)
 	int needs_tls;
 
 	if (s->listener->auth == LISTENER_AUTH_OFF) {
-		smtp_reply_error(s, 503, "5.5.1",
-		    "Error: authentication not enabled");
+		smtp_reply_error(
+		    s, 503, "5.5.1", "Error: authentication not enabled");
 		return;
 	}
 	if (s->authenticated) {
-		smtp_reply_error(s, 503, "5.5.1", "Error: already authenticated");
+		smtp_reply_error(
+		    s, 503, "5.5.1", "Error: already authenticated");
 		return;
 	}
 	if (!s->esmtp) {
@@ -90,15 +91,15 @@ smtp_cmd_auth(struct smtp_session *s, const char *args)
 	if (m == NULL || !smtp_mech_usable(s, mech, &needs_tls)) {
 		if (m != NULL && needs_tls) {
 			log_info("session=%s event=auth result=refused "
-				 "reason=encryption-required mech=%s",
+			         "reason=encryption-required mech=%s",
 			    s->idstr, m->name);
 			smtp_reply_error(s, 538, "5.7.11",
 			    "Encryption required for requested authentication "
 			    "mechanism");
 			return;
 		}
-		smtp_reply_error(s, 504, "5.5.4",
-		    "Unrecognized authentication mechanism");
+		smtp_reply_error(
+		    s, 504, "5.5.4", "Unrecognized authentication mechanism");
 		return;
 	}
 	if (ir != NULL) {
@@ -118,8 +119,8 @@ smtp_cmd_auth(struct smtp_session *s, const char *args)
 		declen = decode(ir, strlen(ir), dec, AUTH_DECODED_MAX);
 		if (declen < 0) {
 			free(dec);
-			smtp_reply_error(s, 501, "5.5.2",
-			    "Error: invalid base64 data");
+			smtp_reply_error(
+			    s, 501, "5.5.2", "Error: invalid base64 data");
 			return;
 		}
 	}
@@ -127,8 +128,8 @@ smtp_cmd_auth(struct smtp_session *s, const char *args)
 	s->auth_xid = next_xid(s);
 	s->wait = SMTP_WAIT_AUTH;
 	smtp_enter_state(s, SMTP_STATE_AUTH);
-	s->ops->auth_start(s->ops_arg, s->auth_xid, m->name, dec,
-	    (size_t)declen, ir != NULL);
+	s->ops->auth_start(
+	    s->ops_arg, s->auth_xid, m->name, dec, (size_t)declen, ir != NULL);
 	if (dec != NULL) {
 		secret_wipe(dec, AUTH_DECODED_MAX);
 		free(dec);
@@ -156,7 +157,8 @@ smtp_auth_response(struct smtp_session *s, const char *line, size_t len)
 		smtp_reply(s, 454, "4.7.0", "Temporary authentication failure");
 		return;
 	}
-	declen = (len == 0) ? 0 : base64_decode(line, len, dec, AUTH_DECODED_MAX);
+	declen =
+	    (len == 0) ? 0 : base64_decode(line, len, dec, AUTH_DECODED_MAX);
 	if (declen < 0) {
 		free(dec);
 		s->ops->auth_cancel(s->ops_arg, s->auth_xid);
@@ -215,9 +217,10 @@ smtp_session_auth_done(struct smtp_session *s, uint64_t xid,
 		str_copy(s->login, user, sizeof(s->login));
 		smtp_enter_state(s, SMTP_STATE_HELO);
 		log_info("session=%s event=auth result=ok mech=%s login=%s "
-			 "client=%s tls=%s", s->idstr, s->auth_mech,
-		    log_q(uq, sizeof(uq), s->login, (size_t)-1),
-		    s->client_addr, s->tls ? s->tls_version : "no");
+		         "client=%s tls=%s",
+		    s->idstr, s->auth_mech,
+		    log_q(uq, sizeof(uq), s->login, (size_t)-1), s->client_addr,
+		    s->tls ? s->tls_version : "no");
 		smtp_reply(s, 235, "2.7.0", "Authentication successful");
 		return 1;
 	default:
@@ -229,21 +232,27 @@ smtp_session_auth_done(struct smtp_session *s, uint64_t xid,
 	case PROTO_V_TEMPFAIL:
 		smtp_reply(s, 454, "4.7.0", "Temporary authentication failure");
 		break;
+	case PROTO_V_BANNED:
+		/* the guard banned this address after too many failures */
+		smtp_reply_error(s, 454, "4.7.0",
+		    "Too many failed authentications from your address, try "
+		    "again later");
+		break;
 	case PROTO_V_MALFORMED:
-		smtp_reply_error(s, 501, "5.5.2",
-		    "Error: malformed authentication data");
+		smtp_reply_error(
+		    s, 501, "5.5.2", "Error: malformed authentication data");
 		break;
 	case PROTO_V_NOMECH:
-		smtp_reply_error(s, 504, "5.5.4",
-		    "Unrecognized authentication mechanism");
+		smtp_reply_error(
+		    s, 504, "5.5.4", "Unrecognized authentication mechanism");
 		break;
 	case PROTO_V_MUST_CHANGE:
-		smtp_reply_error(s, 432, "4.7.12",
-		    "A password transition is needed");
+		smtp_reply_error(
+		    s, 432, "4.7.12", "A password transition is needed");
 		break;
 	case PROTO_V_NO_SCHEME:
-		smtp_reply_error(s, 534, "5.7.9",
-		    "Authentication mechanism is too weak");
+		smtp_reply_error(
+		    s, 534, "5.7.9", "Authentication mechanism is too weak");
 		break;
 	case PROTO_V_FAIL:
 	default:

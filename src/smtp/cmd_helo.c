@@ -28,8 +28,8 @@ valid_helo(const char *a)
 }
 
 int
-smtp_mech_usable(const struct smtp_session *s, const char *name,
-    int *needs_tls_r)
+smtp_mech_usable(
+    const struct smtp_session *s, const char *name, int *needs_tls_r)
 {
 	size_t i;
 	const struct smtp_mech_offer *m = NULL;
@@ -53,7 +53,7 @@ smtp_mech_usable(const struct smtp_session *s, const char *name,
 
 		str_copy(list, s->listener->mechanisms, sizeof(list));
 		for (tok = strtok_r(list, " \t,", &save); tok != NULL;
-		    tok = strtok_r(NULL, " \t,", &save))
+		     tok = strtok_r(NULL, " \t,", &save))
 			if (str_ieq(tok, name))
 				found = 1;
 		if (!found)
@@ -61,7 +61,17 @@ smtp_mech_usable(const struct smtp_session *s, const char *name,
 	}
 	if ((m->flags & (SASL_F_CHANBIND | SASL_F_CLIENTCERT)) && !s->tls)
 		return 0;
+	if ((m->flags & SASL_F_CLIENTCERT) && s->cert_identity[0] == '\0')
+		return 0;
 	if ((m->flags & (SASL_F_PLAINTEXT | SASL_F_WEAK)) && !s->tls &&
+	    !s->listener->plaintext_without_tls) {
+		*needs_tls_r = 1;
+		return 0;
+	}
+	/* Where TLS is on offer, authenticate only under it: even a
+	 * mechanism that hides the password would leave the session that
+	 * follows (and its mail) in clear (smtpd_tls_auth_only). */
+	if (!s->tls && s->listener->tls == LISTENER_TLS_STARTTLS &&
 	    !s->listener->plaintext_without_tls) {
 		*needs_tls_r = 1;
 		return 0;
@@ -69,9 +79,8 @@ smtp_mech_usable(const struct smtp_session *s, const char *name,
 	return 1;
 }
 
-static void
-capability(struct smtp_session *s, struct buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void capability(struct smtp_session *s, struct buf *b, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 
 static void
 capability(struct smtp_session *s, struct buf *b, const char *fmt, ...)

@@ -8,7 +8,7 @@
 void
 smtp_cmd_noop(struct smtp_session *s, const char *args)
 {
-	(void)args;	/* RFC 5321 §4.1.1.9: a parameter is allowed and ignored */
+	(void)args; /* RFC 5321 §4.1.1.9: a parameter is allowed and ignored */
 	smtp_reply(s, 250, "2.0.0", "Ok");
 }
 

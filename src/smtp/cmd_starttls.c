@@ -11,7 +11,8 @@ void
 smtp_cmd_starttls(struct smtp_session *s, const char *args)
 {
 	if (s->listener->tls != LISTENER_TLS_STARTTLS) {
-		smtp_reply_error(s, 502, "5.5.1", "Error: command not implemented");
+		smtp_reply_error(
+		    s, 502, "5.5.1", "Error: command not implemented");
 		return;
 	}
 	if (s->tls) {

@@ -9,8 +9,8 @@
 
 #include "core/addr.h"
 
-#define SMTP_CMD_LINE_MAX  512	 /* RFC 5321 §4.5.3.1.4, incl. CRLF */
-#define SMTP_TEXT_LINE_MAX 1000	 /* RFC 5321 §4.5.3.1.6, incl. CRLF */
+#define SMTP_CMD_LINE_MAX  512   /* RFC 5321 §4.5.3.1.4, incl. CRLF */
+#define SMTP_TEXT_LINE_MAX 1000  /* RFC 5321 §4.5.3.1.6, incl. CRLF */
 #define SMTP_AUTH_LINE_MAX 12288 /* RFC 4954 §4, incl. CRLF */
 
 enum smtp_cmd {
@@ -29,21 +29,22 @@ enum smtp_cmd {
 	SMTP_CMD_HELP,
 	SMTP_CMD_STARTTLS,
 	SMTP_CMD_AUTH,
-	SMTP_CMD_HTTP,	/* "GET ", "POST ", ... : close the session (chasquid) */
+	SMTP_CMD_HTTP, /* "GET ", "POST ", ... : close the session (chasquid) */
 };
 
 struct smtp_command {
-	enum smtp_cmd	 cmd;
-	const char	*args;	/* after the verb and one SP; "" if none (points into the line) */
-	size_t		 argslen;
-	char		 verb[16];	/* the verb as sent, for logs; truncated */
+	enum smtp_cmd cmd;
+	const char *
+	    args; /* after the verb and one SP; "" if none (points into the line) */
+	size_t argslen;
+	char verb[16]; /* the verb as sent, for logs; truncated */
 };
 
 /* smtp_line_status - result of looking for the next line in an input buffer. */
 enum smtp_line_status {
-	SMTP_LINE_OK,		/* *linelen_r bytes of line (without CRLF/LF), *consume_r to drop */
-	SMTP_LINE_NEED_MORE,	/* no LF yet and fewer than limit bytes */
-	SMTP_LINE_TOO_LONG,	/* limit bytes without LF: caller discards to the next LF */
+	SMTP_LINE_OK, /* *linelen_r bytes of line (without CRLF/LF), *consume_r to drop */
+	SMTP_LINE_NEED_MORE, /* no LF yet and fewer than limit bytes */
+	SMTP_LINE_TOO_LONG, /* limit bytes without LF: caller discards to the next LF */
 };
 
 /*
@@ -70,25 +71,26 @@ enum smtp_body {
 /* Errors from the MAIL/RCPT argument parsers, each a distinct reply. */
 enum smtp_arg_error {
 	SMTP_ARG_OK,
-	SMTP_ARG_SYNTAX,	/* 501 5.5.4 "Syntax: MAIL FROM:<address>" */
-	SMTP_ARG_BAD_ADDRESS,	/* 501 5.1.7 (sender) / 501 5.1.3 (recipient) */
-	SMTP_ARG_UNKNOWN_PARAM,	/* 555 5.5.4 */
-	SMTP_ARG_BAD_PARAM,	/* 501 5.5.4: a known parameter with a bad value */
-	SMTP_ARG_TOO_BIG,	/* 552 5.3.4: SIZE= over the limit */
+	SMTP_ARG_SYNTAX,        /* 501 5.5.4 "Syntax: MAIL FROM:<address>" */
+	SMTP_ARG_BAD_ADDRESS,   /* 501 5.1.7 (sender) / 501 5.1.3 (recipient) */
+	SMTP_ARG_UNKNOWN_PARAM, /* 555 5.5.4 */
+	SMTP_ARG_BAD_PARAM, /* 501 5.5.4: a known parameter with a bad value */
+	SMTP_ARG_TOO_BIG,   /* 552 5.3.4: SIZE= over the limit */
 };
 
 struct smtp_mail_args {
-	struct mailaddr	 from;
-	unsigned long long size;	/* SIZE=, 0 if absent */
-	int		 has_size;
-	enum smtp_body	 body;
-	int		 smtputf8;
-	int		 has_auth;	/* AUTH= given */
-	char		 auth[ADDR_PATH_MAX + 1];	/* xtext-decoded AUTH= value; "<>" or a mailbox */
+	struct mailaddr from;
+	unsigned long long size; /* SIZE=, 0 if absent */
+	int has_size;
+	enum smtp_body body;
+	int smtputf8;
+	int has_auth; /* AUTH= given */
+	char auth[ADDR_PATH_MAX +
+	    1]; /* xtext-decoded AUTH= value; "<>" or a mailbox */
 };
 
 struct smtp_rcpt_args {
-	struct mailaddr	 to;
+	struct mailaddr to;
 };
 
 /*
@@ -100,7 +102,7 @@ enum smtp_arg_error smtp_parse_mail(const char *args, size_t len,
     unsigned long long max_size, struct smtp_mail_args *out);
 
 /* smtp_parse_rcpt - parse "TO:<path> [params]"; utf8 when MAIL had SMTPUTF8. */
-enum smtp_arg_error smtp_parse_rcpt(const char *args, size_t len, int utf8,
-    struct smtp_rcpt_args *out);
+enum smtp_arg_error smtp_parse_rcpt(
+    const char *args, size_t len, int utf8, struct smtp_rcpt_args *out);
 
 #endif

@@ -21,8 +21,8 @@ safe_token(const char *s)
 		unsigned char c = (unsigned char)s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			(c >= '0' && c <= '9') || c == '.' || c == '-' ||
-			c == '_' || c == ':' || c == '[' || c == ']'))
+		        (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+		        c == '_' || c == ':' || c == '[' || c == ']'))
 			return 0;
 	}
 	return 1;
@@ -48,20 +48,20 @@ static const char *
 protocol(const struct smtp_session *s, const struct smtp_tx *tx)
 {
 	static const char *const names[2][2][2] = {
-		/* [utf8][tls][auth] */
-		{ { "ESMTP", "ESMTPA" }, { "ESMTPS", "ESMTPSA" } },
-		{ { "UTF8SMTP", "UTF8SMTPA" }, { "UTF8SMTPS", "UTF8SMTPSA" } },
+	    /* [utf8][tls][auth] */
+	    {{"ESMTP", "ESMTPA"}, {"ESMTPS", "ESMTPSA"}},
+	    {{"UTF8SMTP", "UTF8SMTPA"}, {"UTF8SMTPS", "UTF8SMTPSA"}},
 	};
 
 	if (!s->esmtp && !s->tls && !s->authenticated)
 		return "SMTP";
 	return names[tx->mail.smtputf8 ? 1 : 0][s->tls ? 1 : 0]
-		    [s->authenticated ? 1 : 0];
+	            [s->authenticated ? 1 : 0];
 }
 
 int
-smtp_received_header(const struct smtp_session *s, const struct smtp_tx *tx,
-    struct buf *out)
+smtp_received_header(
+    const struct smtp_session *s, const struct smtp_tx *tx, struct buf *out)
 {
 	char date[64], to[ADDR_PATH_MAX + 1];
 	struct tm tm;
@@ -71,18 +71,25 @@ smtp_received_header(const struct smtp_session *s, const struct smtp_tx *tx,
 	if (localtime_r(&now, &tm) == NULL ||
 	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
 		return -1;
-	r |= buf_printf(out, "Received: from %s ([%s])\r\n",
-	    safe_token(s->helo) ? s->helo : "unknown", s->client_addr);
+	if (s->authenticated && s->cfg->privacy)
+		/* [policy] privacy: neither the address nor the HELO name
+		 * of an authenticated submitter leaves the server */
+		r |= buf_appends(
+		    out, "Received: from unknown (authenticated)\r\n");
+	else
+		r |= buf_printf(out, "Received: from %s ([%s])\r\n",
+		    safe_token(s->helo) ? s->helo : "unknown", s->client_addr);
 	if (s->tls)
-		r |= buf_printf(out, "\t(using %s with cipher %s (%d bits))\r\n",
-		    s->tls_version, s->tls_cipher, s->tls_bits);
+		r |=
+		    buf_printf(out, "\t(using %s with cipher %s (%d bits))\r\n",
+		        s->tls_version, s->tls_cipher, s->tls_bits);
 	if (s->authenticated) {
 		r |= buf_appends(out, "\t(authenticated as ");
 		r |= comment_escape(out, s->login);
 		r |= buf_appends(out, ")\r\n");
 	}
-	r |= buf_printf(out, "\tby %s (Postern) with %s id %s", s->cfg->hostname,
-	    protocol(s, tx), tx->id);
+	r |= buf_printf(out, "\tby %s (Postern) with %s id %s",
+	    s->cfg->hostname, protocol(s, tx), tx->id);
 	if (tx->nrcpts == 1 &&
 	    addr_format(&tx->rcpts[0].addr, to, sizeof(to)) > 0)
 		r |= buf_printf(out, "\r\n\tfor <%s>", to);

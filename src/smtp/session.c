@@ -12,27 +12,28 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "smtp/headers.h"
 #include "smtp/session.h"
 
 /* What a command needs before it may run. */
 #define NEED_NONE 0x00
-#define NEED_HELO 0x01	/* after EHLO/HELO */
-#define NEED_IDLE 0x02	/* not inside a transaction */
+#define NEED_HELO 0x01 /* after EHLO/HELO */
+#define NEED_IDLE 0x02 /* not inside a transaction */
 
 struct smtp_cmd_entry {
-	enum smtp_cmd	cmd;
-	unsigned int	needs;
+	enum smtp_cmd cmd;
+	unsigned int needs;
 };
 
 static const char *const state_names[] = {
-	[SMTP_STATE_CONNECTED] = "connected",
-	[SMTP_STATE_HELO] = "helo",
-	[SMTP_STATE_MAIL] = "mail",
-	[SMTP_STATE_RCPT] = "rcpt",
-	[SMTP_STATE_DATA] = "data",
-	[SMTP_STATE_AUTH] = "auth",
-	[SMTP_STATE_TLS] = "tls",
-	[SMTP_STATE_CLOSING] = "closing",
+    [SMTP_STATE_CONNECTED] = "connected",
+    [SMTP_STATE_HELO] = "helo",
+    [SMTP_STATE_MAIL] = "mail",
+    [SMTP_STATE_RCPT] = "rcpt",
+    [SMTP_STATE_DATA] = "data",
+    [SMTP_STATE_AUTH] = "auth",
+    [SMTP_STATE_TLS] = "tls",
+    [SMTP_STATE_CLOSING] = "closing",
 };
 
 void
@@ -69,8 +70,8 @@ reply_va(struct smtp_session *s, int code, const char *esc, const char *fmt,
 }
 
 void
-smtp_reply(struct smtp_session *s, int code, const char *esc, const char *fmt,
-    ...)
+smtp_reply(
+    struct smtp_session *s, int code, const char *esc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -80,8 +81,8 @@ smtp_reply(struct smtp_session *s, int code, const char *esc, const char *fmt,
 }
 
 void
-smtp_reply_error(struct smtp_session *s, int code, const char *esc,
-    const char *fmt, ...)
+smtp_reply_error(
+    struct smtp_session *s, int code, const char *esc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -92,7 +93,8 @@ smtp_reply_error(struct smtp_session *s, int code, const char *esc,
 	if (s->cfg->max_errors > 0 && s->errors >= s->cfg->max_errors &&
 	    s->state != SMTP_STATE_CLOSING) {
 		log_info("session=%s event=disconnect reason=too-many-errors "
-			 "errors=%u", s->idstr, s->errors);
+		         "errors=%u",
+		    s->idstr, s->errors);
 		smtp_reply(s, 421, "4.7.0", "%s Error: too many errors",
 		    s->cfg->hostname);
 		smtp_session_close(s);
@@ -119,16 +121,20 @@ smtp_tx_free(struct smtp_session *s)
 		return;
 	if (tx->body_fd >= 0)
 		close(tx->body_fd);
+	if (tx->hdr != NULL) {
+		hdr_scan_free(tx->hdr);
+		free(tx->hdr);
+	}
 	free(tx->rcpts);
 	free(tx);
 	s->tx = NULL;
 }
 
 void
-smtp_session_init(struct smtp_session *s, uint64_t id,
-    const struct config *cfg, const struct config_listener *l,
-    const struct smtp_session_ops *ops, void *ops_arg,
-    const char *client_addr, const char *client_port, int tls_already)
+smtp_session_init(struct smtp_session *s, uint64_t id, const struct config *cfg,
+    const struct config_listener *l, const struct smtp_session_ops *ops,
+    void *ops_arg, const char *client_addr, const char *client_port,
+    int tls_already)
 {
 	memset(s, 0, sizeof(*s));
 	s->id = id;
@@ -161,8 +167,8 @@ smtp_session_free(struct smtp_session *s)
 }
 
 void
-smtp_session_set_mechs(struct smtp_session *s, const struct smtp_mech_offer *m,
-    size_t n)
+smtp_session_set_mechs(
+    struct smtp_session *s, const struct smtp_mech_offer *m, size_t n)
 {
 	s->mechs = m;
 	s->nmechs = n;
@@ -183,8 +189,8 @@ smtp_session_timeout(struct smtp_session *s)
 		return;
 	log_info("session=%s event=disconnect reason=timeout state=%s",
 	    s->idstr, state_names[s->state]);
-	smtp_reply(s, 421, "4.4.2", "%s Error: timeout exceeded",
-	    s->cfg->hostname);
+	smtp_reply(
+	    s, 421, "4.4.2", "%s Error: timeout exceeded", s->cfg->hostname);
 	smtp_session_close(s);
 }
 
@@ -196,10 +202,12 @@ smtp_session_shutdown(struct smtp_session *s)
 		return;
 	/* A transaction in DATA or a pending commit finishes first: what was
 	 * acknowledged stays acknowledged, what was not is refused cleanly. */
-	if (s->state == SMTP_STATE_DATA || s->wait == SMTP_WAIT_COMMIT)
+	if (s->state == SMTP_STATE_DATA || s->wait == SMTP_WAIT_COMMIT ||
+	    (s->wait == SMTP_WAIT_POLICY && s->tx != NULL &&
+	        s->tx->hdr_written))
 		return;
-	smtp_reply(s, 421, "4.3.2", "%s Service shutting down",
-	    s->cfg->hostname);
+	smtp_reply(
+	    s, 421, "4.3.2", "%s Service shutting down", s->cfg->hostname);
 	smtp_session_close(s);
 }
 
@@ -209,25 +217,25 @@ maybe_shutdown(struct smtp_session *s)
 {
 	if (!s->shutting_down || s->state == SMTP_STATE_CLOSING)
 		return 0;
-	smtp_reply(s, 421, "4.3.2", "%s Service shutting down",
-	    s->cfg->hostname);
+	smtp_reply(
+	    s, 421, "4.3.2", "%s Service shutting down", s->cfg->hostname);
 	smtp_session_close(s);
 	return 1;
 }
 
 static const struct smtp_cmd_entry cmd_table[] = {
-	{ SMTP_CMD_HELO, NEED_NONE },
-	{ SMTP_CMD_EHLO, NEED_NONE },
-	{ SMTP_CMD_STARTTLS, NEED_HELO | NEED_IDLE },
-	{ SMTP_CMD_AUTH, NEED_HELO | NEED_IDLE },
-	{ SMTP_CMD_MAIL, NEED_HELO },
-	{ SMTP_CMD_RCPT, NEED_HELO },
-	{ SMTP_CMD_DATA, NEED_HELO },
-	{ SMTP_CMD_RSET, NEED_NONE },
-	{ SMTP_CMD_NOOP, NEED_NONE },
-	{ SMTP_CMD_QUIT, NEED_NONE },
-	{ SMTP_CMD_VRFY, NEED_NONE },
-	{ SMTP_CMD_HELP, NEED_NONE },
+    {SMTP_CMD_HELO, NEED_NONE},
+    {SMTP_CMD_EHLO, NEED_NONE},
+    {SMTP_CMD_STARTTLS, NEED_HELO | NEED_IDLE},
+    {SMTP_CMD_AUTH, NEED_HELO | NEED_IDLE},
+    {SMTP_CMD_MAIL, NEED_HELO},
+    {SMTP_CMD_RCPT, NEED_HELO},
+    {SMTP_CMD_DATA, NEED_HELO},
+    {SMTP_CMD_RSET, NEED_NONE},
+    {SMTP_CMD_NOOP, NEED_NONE},
+    {SMTP_CMD_QUIT, NEED_NONE},
+    {SMTP_CMD_VRFY, NEED_NONE},
+    {SMTP_CMD_HELP, NEED_NONE},
 };
 
 /* check_command - may cmd run now? Replies and returns 0 if not. */
@@ -241,8 +249,8 @@ check_command(struct smtp_session *s, enum smtp_cmd cmd)
 			continue;
 		if ((cmd_table[i].needs & NEED_HELO) &&
 		    s->state == SMTP_STATE_CONNECTED) {
-			smtp_reply_error(s, 503, "5.5.1",
-			    "Error: send HELO/EHLO first");
+			smtp_reply_error(
+			    s, 503, "5.5.1", "Error: send HELO/EHLO first");
 			return 0;
 		}
 		if ((cmd_table[i].needs & NEED_IDLE) && s->tx != NULL) {
@@ -262,8 +270,8 @@ run_command(struct smtp_session *s, const char *line, size_t len)
 	char vq[48];
 
 	if (smtp_parse_command(line, len, &c) == -1) {
-		log_info("session=%s event=bad-command reason=syntax",
-		    s->idstr);
+		log_info(
+		    "session=%s event=bad-command reason=syntax", s->idstr);
 		smtp_reply_error(s, 500, "5.5.2",
 		    "Error: bad syntax or characters in command");
 		return;
@@ -328,7 +336,8 @@ run_command(struct smtp_session *s, const char *line, size_t len)
 	default:
 		log_info("session=%s event=bad-command verb=%s", s->idstr,
 		    log_q(vq, sizeof(vq), c.verb, (size_t)-1));
-		smtp_reply_error(s, 500, "5.5.2", "Error: command not recognized");
+		smtp_reply_error(
+		    s, 500, "5.5.2", "Error: command not recognized");
 		break;
 	}
 }
@@ -381,11 +390,24 @@ smtp_session_feed(struct smtp_session *s, const char *p, size_t n)
 		lf = memchr(p + used, '\n', n - used);
 		chunk = (lf != NULL) ? (size_t)(lf - (p + used)) : n - used;
 		if (s->discarding) {
+			/* The 500 went out when the line overflowed; drop the
+			 * rest of it, and give up on a client that sends a
+			 * megabyte without a line end: no SMTP client does. */
 			used += chunk;
+			s->discarded += chunk;
 			if (lf != NULL) {
 				used++;
 				s->discarding = 0;
-				too_long(s);
+				s->discarded = 0;
+			} else if (s->discarded > SMTP_DISCARD_MAX &&
+			    s->state != SMTP_STATE_CLOSING) {
+				log_info("session=%s event=disconnect "
+				         "reason=endless-line",
+				    s->idstr);
+				smtp_reply(s, 421, "4.7.0",
+				    "%s Error: line too long, closing",
+				    s->cfg->hostname);
+				smtp_session_close(s);
 			}
 			continue;
 		}
@@ -393,11 +415,15 @@ smtp_session_feed(struct smtp_session *s, const char *p, size_t n)
 		if (s->line.len + chunk + 1 > SMTP_AUTH_LINE_MAX) {
 			buf_reset(&s->line);
 			s->discarding = 1;
+			s->discarded = 0;
+			too_long(s);
 			continue;
 		}
 		if (buf_append(&s->line, p + used, chunk) == -1) {
 			buf_reset(&s->line);
 			s->discarding = 1;
+			s->discarded = 0;
+			too_long(s);
 			continue;
 		}
 		used += chunk;
@@ -443,6 +469,7 @@ smtp_session_tls_done(struct smtp_session *s, int ok, const char *version,
 		s->helo[0] = '\0';
 		s->authenticated = 0;
 		s->login[0] = '\0';
+		s->cert_identity[0] = '\0';
 		buf_reset(&s->line);
 		s->discarding = 0;
 		smtp_enter_state(s, SMTP_STATE_CONNECTED);
@@ -450,6 +477,12 @@ smtp_session_tls_done(struct smtp_session *s, int ok, const char *version,
 		/* Implicit TLS (RFC 8314): the greeting comes after the handshake. */
 		smtp_session_start(s);
 	}
+}
+
+void
+smtp_session_set_cert_identity(struct smtp_session *s, const char *id)
+{
+	str_copy(s->cert_identity, id, sizeof(s->cert_identity));
 }
 
 int
@@ -462,7 +495,8 @@ smtp_session_delay_done(struct smtp_session *s)
 }
 
 int
-smtp_session_commit_done(struct smtp_session *s, int ok, const char *error)
+smtp_session_commit_done(
+    struct smtp_session *s, enum smtp_commit_result r, const char *error)
 {
 	struct smtp_tx *tx = s->tx;
 	char fq[ADDR_PATH_MAX * 2];
@@ -473,21 +507,35 @@ smtp_session_commit_done(struct smtp_session *s, int ok, const char *error)
 	s->wait = SMTP_WAIT_NONE;
 	if (addr_format(&tx->mail.from, from, sizeof(from)) < 0)
 		from[0] = '\0';
-	if (ok) {
+	if (r == SMTP_COMMIT_OK) {
+		char lq[300];
+
 		s->messages++;
+		/* the audit line: who, from where, authenticated how */
 		log_info("session=%s event=accepted id=%s login=%s from=%s "
-			 "rcpts=%zu size=%llu", s->idstr, tx->id,
-		    s->authenticated ? s->login : "-",
+		         "rcpts=%zu size=%llu client=%s listener=%s tls=%s "
+		         "mech=%s held=%s",
+		    s->idstr, tx->id,
+		    s->authenticated
+		        ? log_q(lq, sizeof(lq), s->login, (size_t)-1)
+		        : "-",
 		    log_q(fq, sizeof(fq), from, (size_t)-1), tx->nrcpts,
-		    tx->body_size);
+		    tx->body_size, s->client_addr, s->listener->name,
+		    s->tls ? s->tls_version : "no",
+		    s->authenticated ? s->auth_mech : "-",
+		    tx->held ? "yes" : "no");
 		smtp_reply(s, 250, "2.0.0", "Ok: queued as %s", tx->id);
 	} else {
 		log_warn("session=%s event=commit-failed id=%s error=%s",
 		    s->idstr, tx->id,
-		    log_q(fq, sizeof(fq), error ? error : "unknown",
-			(size_t)-1));
-		smtp_reply(s, 451, "4.3.0",
-		    "Error: local delivery failed, try again later");
+		    log_q(
+		        fq, sizeof(fq), error ? error : "unknown", (size_t)-1));
+		if (r == SMTP_COMMIT_NO_SPACE)
+			smtp_reply(s, 452, "4.3.1",
+			    "Error: insufficient system storage");
+		else
+			smtp_reply(s, 451, "4.3.0",
+			    "Error: cannot queue the message, try again later");
 	}
 	smtp_tx_free(s);
 	smtp_enter_state(s, SMTP_STATE_HELO);

@@ -37,86 +37,106 @@
 #include "core/rand.h"
 #include "core/secret.h"
 #include "core/str.h"
-#include "deliver/maildir.h"
 #include "ipc/msg.h"
 #include "ipc/proto.h"
 #include "net/connlimit.h"
 #include "net/tls.h"
 #include "net/workpool.h"
+#include "queue/envelope.h"
+#include "queue/spool.h"
+#include "policy/relay.h"
 #include "sasl/registry.h"
+#include "smtp/banlist.h"
+#include "smtp/headers.h"
+#include "smtp/notice.h"
 #include "smtp/session.h"
 #include "smtp/worker.h"
 
-#define CONN_BUCKETS	    4096
-#define INPUT_HIGH_WATER    (256 * 1024)
-#define AUTH_RETRY_SECONDS  1
-#define COMMIT_QUEUE_MAX    4096
+#define CONN_BUCKETS       4096
+#define INPUT_HIGH_WATER   (256 * 1024)
+#define AUTH_RETRY_SECONDS 1
+/* Requests to the auth service unanswered after 6 sweeps of 10 s get a
+ * temporary failure: longer than any backend timeout or tarpit delay. */
+#define ANSWER_SWEEP_SECONDS 10
+#define ANSWER_TIMEOUT_TICKS 6
+#define COMMIT_QUEUE_MAX     4096
 
 /* A configuration shared by the sessions that started under it. */
 struct worker_cfg {
-	struct config	c;
-	unsigned int	refs;
+	struct config c;
+	unsigned int refs;
 };
 
 struct conn;
 
 struct worker {
-	struct event_base	*base;
-	struct worker_cfg	*wc;		/* current; new sessions use it */
-	SSL_CTX			*ssl_ctx;
-	int			 index;
-	struct connlimit	*cl;
-	struct evconnlistener	**evl;
-	size_t			*evl_listener;
-	size_t			 nevl;
-	struct bufferevent	*auth;		/* NULL while disconnected */
-	struct event		*auth_retry;
-	char			 auth_socket[108];
-	struct workpool		*pool;
-	struct conn		*table[CONN_BUCKETS];
-	size_t			 nconns;
-	int			 stopping;
-	struct event		*stop_timer;
-	struct smtp_mech_offer	 mechs[SMTP_MAX_MECHS];
-	size_t			 nmechs;
-	struct buf		 frame;
-	char			 spool_tmp[PATH_MAX];
-	uint64_t		 msg_seq;
-	unsigned long		 stale_replies;
+	struct event_base *base;
+	struct worker_cfg *wc; /* current; new sessions use it */
+	SSL_CTX *ssl_ctx;
+	int index;
+	struct connlimit *cl;
+	struct evconnlistener **evl;
+	size_t *evl_listener;
+	size_t nevl;
+	struct bufferevent *auth; /* NULL while disconnected */
+	struct event *auth_retry;
+	struct event *answer_sweep;
+	char auth_socket[108];
+	struct workpool *pool;
+	struct conn *table[CONN_BUCKETS];
+	size_t nconns;
+	int stopping;
+	struct event *stop_timer;
+	int accepting;             /* listeners enabled (after the ban list) */
+	struct event *ready_timer; /* accept anyway if auth stays silent */
+	struct smtp_mech_offer mechs[SMTP_MAX_MECHS];
+	struct banlist *bans; /* pushed by the auth service */
+	size_t nmechs;
+	struct buf frame;
+	char spool_tmp[PATH_MAX];
+	uint64_t msg_seq;
+	unsigned long stale_replies;
 };
 
 struct conn {
-	struct worker		*w;
-	struct worker_cfg	*wc;
-	struct conn		*next;		/* hash chain */
-	struct bufferevent	*bev;
-	SSL			*ssl;		/* owned by bev when set */
-	int			 fd;
-	int			 bev_owns_fd;
-	struct sockaddr_storage	 peer;
-	int			 counted;
-	int			 closing;
-	int			 starttls_pending;
-	int			 data_timeouts;
-	int			 dead;		/* freeing is scheduled */
-	struct event		*defer;		/* deferred free / TLS switch */
-	struct event		*delay;
-	struct smtp_session	 s;
+	struct worker *w;
+	struct worker_cfg *wc;
+	struct conn *next; /* hash chain */
+	struct bufferevent *bev;
+	SSL *ssl; /* owned by bev when set */
+	int fd;
+	int bev_owns_fd;
+	struct sockaddr_storage peer;
+	int counted;
+	int closing;
+	int starttls_pending;
+	int data_timeouts;
+	int dead;           /* freeing is scheduled */
+	uint64_t watch_xid; /* answer_sweep_cb's view */
+	unsigned int watch_ticks;
+	struct event *defer; /* deferred free / TLS switch */
+	struct event *delay;
+	struct smtp_session s;
 };
 
 struct commit_job {
-	struct worker	*w;
-	uint64_t	 sid;
-	int		 fd;
-	char		 path[PATH_MAX];	/* spool file, unlinked after */
-	char	       **maildirs;
-	size_t		 n;
-	char		 hostname[256];
-	int		 ok;
-	char		 err[256];
+	struct worker *w;
+	uint64_t sid;
+	int fd;
+	char spool[PATH_MAX];
+	char id[ENV_ID_MAX];
+	struct envelope env;
+	enum smtp_commit_result result;
+	char err[256];
+	/* containment notices (tx->notify) */
+	int notify;
+	char hostname[256];
+	char login[256];
+	char client[64];
+	char postmaster[300];
 };
 
-static struct worker *the_worker;	/* signal callbacks only */
+static struct worker *the_worker; /* signal callbacks only */
 
 static void conn_process_input(struct conn *c);
 static void conn_free(struct conn *c);
@@ -195,11 +215,15 @@ auth_send(struct worker *w)
 	return bufferevent_write(w->auth, w->frame.data, w->frame.len);
 }
 
+/* What fail_later answers: 0 auth, 1 rcpt, FAIL_MAIL / FAIL_DATA policy. */
+#define FAIL_MAIL 2
+#define FAIL_DATA 3
+
 struct fail_later {
-	struct worker	*w;
-	uint64_t	 sid;
-	uint64_t	 xid;
-	int		 rcpt;
+	struct worker *w;
+	uint64_t sid;
+	uint64_t xid;
+	int rcpt; /* 0, 1, FAIL_MAIL, FAIL_DATA */
 };
 
 static void
@@ -213,12 +237,18 @@ fail_later_cb(evutil_socket_t fd, short what, void *arg)
 	if (c != NULL) {
 		int resume;
 
-		if (f->rcpt)
-			resume = smtp_session_rcpt_done(&c->s, f->xid,
-			    PROTO_RCPT_TEMPFAIL, "");
+		if (f->rcpt == FAIL_MAIL)
+			resume = smtp_session_mail_done(
+			    &c->s, f->xid, PROTO_P_TEMPFAIL, 0, "");
+		else if (f->rcpt == FAIL_DATA)
+			resume = smtp_session_data_done(
+			    &c->s, f->xid, PROTO_P_TEMPFAIL, 0, "");
+		else if (f->rcpt)
+			resume = smtp_session_rcpt_done(
+			    &c->s, f->xid, PROTO_RCPT_TEMPFAIL, "");
 		else
-			resume = smtp_session_auth_done(&c->s, f->xid,
-			    PROTO_V_TEMPFAIL, NULL, 0, "");
+			resume = smtp_session_auth_done(
+			    &c->s, f->xid, PROTO_V_TEMPFAIL, NULL, 0, "");
 		if (resume)
 			conn_process_input(c);
 	}
@@ -231,7 +261,7 @@ static void
 fail_later(struct worker *w, uint64_t sid, uint64_t xid, int rcpt)
 {
 	struct fail_later *f = calloc(1, sizeof(*f));
-	struct timeval zero = { 0, 0 };
+	struct timeval zero = {0, 0};
 
 	if (f == NULL)
 		return;
@@ -239,8 +269,8 @@ fail_later(struct worker *w, uint64_t sid, uint64_t xid, int rcpt)
 	f->sid = sid;
 	f->xid = xid;
 	f->rcpt = rcpt;
-	if (event_base_once(w->base, -1, EV_TIMEOUT, fail_later_cb, f,
-		&zero) == -1)
+	if (event_base_once(w->base, -1, EV_TIMEOUT, fail_later_cb, f, &zero) ==
+	    -1)
 		free(f);
 }
 
@@ -266,7 +296,7 @@ mechs_from_config(struct worker *w)
 	w->nmechs = 0;
 	str_copy(list, w->wc->c.mechanisms, sizeof(list));
 	for (tok = strtok_r(list, " \t,", &save); tok != NULL;
-	    tok = strtok_r(NULL, " \t,", &save)) {
+	     tok = strtok_r(NULL, " \t,", &save)) {
 		m = sasl_mech_find(tok);
 		if (m == NULL || w->nmechs == SMTP_MAX_MECHS)
 			continue;
@@ -275,6 +305,34 @@ mechs_from_config(struct worker *w)
 		w->mechs[w->nmechs].flags = m->flags;
 		w->nmechs++;
 	}
+}
+
+/*
+ * start_accepting - enable the listeners once the auth service has sent
+ * its ban list (or after a grace period without it): connections that
+ * arrived meanwhile wait in the kernel's backlog, so a ban survives a
+ * restart from the first connection on.
+ */
+static void
+start_accepting(struct worker *w, const char *why)
+{
+	size_t i;
+
+	if (w->accepting || w->stopping)
+		return;
+	w->accepting = 1;
+	for (i = 0; i < w->nevl; i++)
+		evconnlistener_enable(w->evl[i]);
+	if (strcmp(why, "auth-ready") != 0)
+		log_warn("event=accepting reason=%s", why);
+}
+
+static void
+ready_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	start_accepting(arg, "auth-not-ready-without-ban-list");
 }
 
 static void
@@ -307,8 +365,8 @@ handle_auth_frame(struct worker *w, struct msg_reader *r)
 			w->stale_replies++;
 			return;
 		}
-		resume = smtp_session_auth_done(&c->s, xid,
-		    (enum proto_verdict)v, data, len, user);
+		resume = smtp_session_auth_done(
+		    &c->s, xid, (enum proto_verdict)v, data, len, user);
 		break;
 	}
 	case PROTO_RCPT_RESULT: {
@@ -325,9 +383,53 @@ handle_auth_frame(struct worker *w, struct msg_reader *r)
 			w->stale_replies++;
 			return;
 		}
-		resume = smtp_session_rcpt_done(&c->s, xid,
-		    (enum proto_rcpt)st, mailbox);
+		resume = smtp_session_rcpt_done(
+		    &c->s, xid, (enum proto_rcpt)st, mailbox);
 		break;
+	}
+	case PROTO_MAIL_RESULT:
+	case PROTO_DATA_RESULT: {
+		uint8_t v, notify = 0;
+		uint32_t budget = 0;
+		char text[256];
+
+		xid = msg_get_u64(r);
+		v = msg_get_u8(r);
+		if (r->type == PROTO_MAIL_RESULT)
+			budget = msg_get_u32(r);
+		else
+			notify = msg_get_u8(r);
+		msg_get_str(r, text, sizeof(text));
+		if (msg_end(r) == -1 || v >= PROTO_P_MAX)
+			goto bad;
+		c = conn_find(w, xid >> 16);
+		if (c == NULL) {
+			w->stale_replies++;
+			return;
+		}
+		if (r->type == PROTO_MAIL_RESULT)
+			resume = smtp_session_mail_done(
+			    &c->s, xid, (enum proto_policy)v, budget, text);
+		else
+			resume = smtp_session_data_done(&c->s, xid,
+			    (enum proto_policy)v, notify != 0, text);
+		break;
+	}
+	case PROTO_BAN_SET:
+	case PROTO_BAN_CLEAR: {
+		char key[RELAY_KEY_MAX];
+		uint64_t until = 0;
+
+		msg_get_str(r, key, sizeof(key));
+		if (r->type == PROTO_BAN_SET)
+			until = msg_get_u64(r);
+		if (msg_end(r) == -1 || until > INT64_MAX)
+			goto bad;
+		if (r->type == PROTO_BAN_CLEAR)
+			banlist_clear(w->bans, key);
+		else if (banlist_set(w->bans, key, (int64_t)until) == -1)
+			log_warn("event=ban-list-full key=%s", key);
+		return;
 	}
 	case PROTO_MECHS: {
 		uint32_t n, i;
@@ -336,14 +438,16 @@ handle_auth_frame(struct worker *w, struct msg_reader *r)
 		if (n > SMTP_MAX_MECHS)
 			goto bad;
 		for (i = 0; i < n; i++) {
-			msg_get_str(r, w->mechs[i].name,
-			    sizeof(w->mechs[i].name));
+			msg_get_str(
+			    r, w->mechs[i].name, sizeof(w->mechs[i].name));
 			w->mechs[i].flags = msg_get_u32(r);
 		}
 		if (msg_end(r) == -1)
 			goto bad;
 		w->nmechs = n;
 		set_all_mechs(w);
+		/* the ban list came first: now connections may be checked */
+		start_accepting(w, "auth-ready");
 		return;
 	}
 	default:
@@ -357,18 +461,72 @@ bad:
 	    (unsigned int)r->type);
 }
 
+/* waits_on_auth - is c waiting for an answer from the auth service? */
+static int
+waits_on_auth(const struct conn *c)
+{
+	return c->s.wait == SMTP_WAIT_AUTH || c->s.wait == SMTP_WAIT_RCPT ||
+	    c->s.wait == SMTP_WAIT_POLICY;
+}
+
+/* fail_waiting - answer c's outstanding auth-service request with a
+ * temporary failure (454 / 451), from the loop. */
+static void
+fail_waiting(struct worker *w, struct conn *c)
+{
+	if (c->s.wait == SMTP_WAIT_AUTH)
+		fail_later(w, c->s.id, c->s.auth_xid, 0);
+	else if (c->s.wait == SMTP_WAIT_RCPT)
+		fail_later(w, c->s.id, c->s.auth_xid, 1);
+	else if (c->s.wait == SMTP_WAIT_POLICY)
+		fail_later(w, c->s.id, c->s.auth_xid,
+		    c->s.state == SMTP_STATE_MAIL ? FAIL_MAIL : FAIL_DATA);
+}
+
 static void
 fail_all_waiting(struct worker *w)
 {
 	size_t i;
 	struct conn *c;
 
+	for (i = 0; i < CONN_BUCKETS; i++)
+		for (c = w->table[i]; c != NULL; c = c->next)
+			fail_waiting(w, c);
+}
+
+/*
+ * answer_sweep_cb - a request the auth service never answers (a lost or
+ * refused frame, a stuck backend past its own timeout) must not hang the
+ * client: after ANSWER_TIMEOUT_TICKS sweeps with the same request
+ * outstanding, answer it with a temporary failure.
+ */
+static void
+answer_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	size_t i;
+	struct conn *c;
+
+	(void)fd;
+	(void)what;
 	for (i = 0; i < CONN_BUCKETS; i++) {
 		for (c = w->table[i]; c != NULL; c = c->next) {
-			if (c->s.wait == SMTP_WAIT_AUTH)
-				fail_later(w, c->s.id, c->s.auth_xid, 0);
-			else if (c->s.wait == SMTP_WAIT_RCPT)
-				fail_later(w, c->s.id, c->s.auth_xid, 1);
+			if (!waits_on_auth(c)) {
+				c->watch_ticks = 0;
+				continue;
+			}
+			if (c->watch_xid != c->s.auth_xid) {
+				c->watch_xid = c->s.auth_xid;
+				c->watch_ticks = 0;
+				continue;
+			}
+			if (++c->watch_ticks < ANSWER_TIMEOUT_TICKS)
+				continue;
+			log_warn(
+			    "session=%s event=auth-service-timeout wait=%d",
+			    c->s.idstr, (int)c->s.wait);
+			c->watch_ticks = 0;
+			fail_waiting(w, c);
 		}
 	}
 }
@@ -376,7 +534,7 @@ fail_all_waiting(struct worker *w)
 static void
 auth_lost(struct worker *w, const char *why)
 {
-	struct timeval tv = { AUTH_RETRY_SECONDS, 0 };
+	struct timeval tv = {AUTH_RETRY_SECONDS, 0};
 
 	if (w->auth != NULL) {
 		log_warn("event=ipc-lost peer=auth reason=%s", why);
@@ -448,6 +606,7 @@ auth_connect(struct worker *w)
 	/* Abstract name: leading NUL (see master.c). */
 	memcpy(sun.sun_path, w->auth_socket, n);
 	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+	banlist_reset(w->bans); /* the auth service sends the whole list */
 	w->auth = bufferevent_socket_new(w->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (w->auth == NULL) {
 		auth_lost(w, "no-memory");
@@ -455,8 +614,8 @@ auth_connect(struct worker *w)
 	}
 	bufferevent_setcb(w->auth, auth_read_cb, NULL, auth_event_cb, w);
 	bufferevent_enable(w->auth, EV_READ | EV_WRITE);
-	if (bufferevent_socket_connect(w->auth, (struct sockaddr *)&sun,
-		(int)len) == -1)
+	if (bufferevent_socket_connect(
+	        w->auth, (struct sockaddr *)&sun, (int)len) == -1)
 		auth_lost(w, "connect-failed");
 }
 
@@ -521,14 +680,14 @@ put_tls_facts(struct conn *c)
 	size_t ulen = 0, elen = 0;
 
 	if (c->ssl != NULL && c->s.tls)
-		tls_chanbind(c->ssl, unique, &ulen, sizeof(unique), exporter,
-		    &elen);
+		tls_chanbind(
+		    c->ssl, unique, &ulen, sizeof(unique), exporter, &elen);
 	msg_put_str(b, c->s.client_addr);
 	msg_put_u8(b, (uint8_t)c->s.tls);
 	msg_put_str(b, c->s.tls ? c->s.tls_version : "");
 	msg_put_blob(b, unique, ulen);
 	msg_put_blob(b, exporter, elen);
-	msg_put_str(b, "");	/* client certificate identity: none yet */
+	msg_put_str(b, c->s.cert_identity);
 }
 
 static void
@@ -556,6 +715,7 @@ op_auth_start(void *arg, uint64_t xid, const char *mech,
 	msg_put_blob(&w->frame, ir, irlen);
 	put_tls_facts(c);
 	msg_put_u8(&w->frame, (uint8_t)plus);
+	msg_put_str(&w->frame, c->s.listener->name);
 	if (auth_send(w) == -1)
 		fail_later(w, c->s.id, xid, 0);
 	secret_wipe(w->frame.data, w->frame.len);
@@ -610,6 +770,70 @@ op_rcpt_lookup(void *arg, uint64_t xid, const char *address)
 		fail_later(w, c->s.id, xid, 1);
 }
 
+static void
+op_mail_check(void *arg, uint64_t xid, const struct smtp_tx *tx)
+{
+	struct conn *c = arg;
+	struct worker *w = c->w;
+	char from[ADDR_PATH_MAX + 1];
+
+	if (w->auth == NULL) {
+		fail_later(w, c->s.id, xid, FAIL_MAIL);
+		return;
+	}
+	if (addr_format(&tx->mail.from, from, sizeof(from)) < 0)
+		from[0] = '\0';
+	msg_begin(&w->frame, PROTO_MAIL_CHECK);
+	msg_put_u64(&w->frame, xid);
+	msg_put_str(&w->frame, c->s.idstr);
+	msg_put_str(&w->frame, c->s.login);
+	msg_put_str(&w->frame, from);
+	msg_put_u64(&w->frame, tx->mail.size);
+	msg_put_str(&w->frame, c->s.client_addr);
+	msg_put_str(&w->frame, c->s.listener->name);
+	if (auth_send(w) == -1)
+		fail_later(w, c->s.id, xid, FAIL_MAIL);
+}
+
+static void
+op_data_check(void *arg, uint64_t xid, const struct smtp_tx *tx)
+{
+	struct conn *c = arg;
+	struct worker *w = c->w;
+	const struct hdr_scan *h = tx->hdr;
+	char from[ADDR_PATH_MAX + 1];
+	uint8_t hstate = PROTO_H_OK;
+	size_t i, n = h != NULL ? h->naddrs : 0;
+
+	if (w->auth == NULL) {
+		fail_later(w, c->s.id, xid, FAIL_DATA);
+		return;
+	}
+	if (addr_format(&tx->mail.from, from, sizeof(from)) < 0)
+		from[0] = '\0';
+	if (h != NULL && h->state == HDR_S_OVERFLOW)
+		hstate = PROTO_H_TOO_BIG;
+	else if (h != NULL && h->bad)
+		hstate = PROTO_H_UNPARSABLE;
+	msg_begin(&w->frame, PROTO_DATA_CHECK);
+	msg_put_u64(&w->frame, xid);
+	msg_put_str(&w->frame, c->s.idstr);
+	msg_put_str(&w->frame, tx->id);
+	msg_put_str(&w->frame, c->s.login);
+	msg_put_str(&w->frame, c->s.client_addr);
+	msg_put_str(&w->frame, from);
+	msg_put_u32(&w->frame, (uint32_t)tx->nrcpts);
+	msg_put_u64(&w->frame, tx->body_size);
+	msg_put_u8(&w->frame, hstate);
+	msg_put_u32(&w->frame, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		msg_put_u8(&w->frame, (uint8_t)(h->addrs[i].sender ? 1 : 0));
+		msg_put_str(&w->frame, h->addrs[i].addr);
+	}
+	if (auth_send(w) == -1)
+		fail_later(w, c->s.id, xid, FAIL_DATA);
+}
+
 /* new_queue_id - 16 upper-case hex digits: time, worker, counter, random. */
 static void
 new_queue_id(struct worker *w, char *id, size_t idlen)
@@ -639,7 +863,8 @@ op_body_open(void *arg, char *id, size_t idlen)
 			return fd;
 		if (errno != EEXIST) {
 			log_warn("session=%s event=spool-error path=%s "
-				 "error=%s", c->s.idstr, path, strerror(errno));
+			         "error=%s",
+			    c->s.idstr, path, strerror(errno));
 			return -1;
 		}
 	}
@@ -651,23 +876,43 @@ commit_work(void *arg)
 {
 	struct commit_job *j = arg;
 
-	j->ok = maildir_deliver(j->fd, (const char *const *)j->maildirs, j->n,
-		    j->hostname, j->err, sizeof(j->err)) == 0;
+	if (spool_commit(
+	        j->spool, j->id, j->fd, &j->env, j->err, sizeof(j->err)) == 0) {
+		j->result = SMTP_COMMIT_OK;
+	} else {
+		char path[PATH_MAX];
+
+		j->result = (errno == ENOSPC || errno == EDQUOT)
+		    ? SMTP_COMMIT_NO_SPACE
+		    : SMTP_COMMIT_TEMP;
+		if (snprintf(path, sizeof(path), "%s/tmp/%s", j->spool, j->id) <
+		    (int)sizeof(path))
+			unlink(path);
+	}
 	close(j->fd);
 	j->fd = -1;
-	unlink(j->path);
+	if (j->result == SMTP_COMMIT_OK && j->notify) {
+		struct notice_info n = {
+		    j->spool, j->hostname, j->login, j->client, j->id};
+		char err[256];
+
+		/* the held message is safe; the notices are best effort */
+		if (smtp_notice_write(&n, j->postmaster, 0, err, sizeof(err)) ==
+		    -1)
+			log_warn(
+			    "event=notice-failed to=postmaster error=%s", err);
+		if (strchr(j->login, '@') != NULL &&
+		    smtp_notice_write(&n, j->login, 1, err, sizeof(err)) == -1)
+			log_warn("event=notice-failed to=user error=%s", err);
+	}
 }
 
 static void
 commit_job_free(struct commit_job *j)
 {
-	size_t i;
-
 	if (j->fd >= 0)
 		close(j->fd);
-	for (i = 0; i < j->n; i++)
-		free(j->maildirs[i]);
-	free(j->maildirs);
+	env_free(&j->env);
 	free(j);
 }
 
@@ -677,11 +922,10 @@ commit_done(void *arg)
 	struct commit_job *j = arg;
 	struct conn *c = conn_find(j->w, j->sid);
 
-	if (c != NULL &&
-	    smtp_session_commit_done(&c->s, j->ok, j->err))
+	if (c != NULL && smtp_session_commit_done(&c->s, j->result, j->err))
 		conn_process_input(c);
-	else if (c == NULL && j->ok)
-		log_info("event=delivered-after-disconnect");
+	else if (c == NULL && j->result == SMTP_COMMIT_OK)
+		log_info("event=queued-after-disconnect id=%s", j->id);
 	commit_job_free(j);
 }
 
@@ -693,58 +937,92 @@ commit_failed_cb(evutil_socket_t fd, short what, void *arg)
 	commit_done(arg);
 }
 
+/* build_envelope - what the queue needs to know about tx, from the session. */
+static int
+build_envelope(
+    const struct conn *c, const struct smtp_tx *tx, struct envelope *e)
+{
+	const struct smtp_session *s = &c->s;
+	size_t i;
+
+	env_init(e);
+	str_copy(e->id, tx->id, sizeof(e->id));
+	e->arrival = (long long)time(NULL);
+	if (addr_format(&tx->mail.from, e->mail_from, sizeof(e->mail_from)) < 0)
+		return -1;
+	/* RFC 4954 §5: the identity we vouch for; generated for an
+	 * authenticated submission that did not give one. */
+	if (tx->mail.has_auth)
+		str_copy(e->auth_param, tx->mail.auth, sizeof(e->auth_param));
+	else if (s->authenticated)
+		str_copy(e->auth_param, s->login, sizeof(e->auth_param));
+	str_copy(e->login, s->authenticated ? s->login : "", sizeof(e->login));
+	str_copy(e->client_addr, s->client_addr, sizeof(e->client_addr));
+	str_copy(e->helo, s->helo, sizeof(e->helo));
+	str_copy(e->listener, s->listener->name, sizeof(e->listener));
+	if (s->tls)
+		snprintf(e->tls, sizeof(e->tls), "%s %s", s->tls_version,
+		    s->tls_cipher);
+	e->smtputf8 = tx->mail.smtputf8;
+	e->held = tx->held; /* containment: postern queue release decides */
+	e->eightbit = tx->mail.body != SMTP_BODY_7BIT;
+	for (i = 0; i < tx->nrcpts; i++)
+		if (env_add_rcpt(e, tx->rcpts[i].mailbox, NULL) == NULL)
+			return -1;
+	return 0;
+}
+
 static void
 op_commit(void *arg, struct smtp_tx *tx)
 {
 	struct conn *c = arg;
 	struct worker *w = c->w;
 	struct commit_job *j;
-	size_t i;
+	struct timeval zero = {0, 0};
 
 	j = calloc(1, sizeof(*j));
-	if (j == NULL)
-		goto fail;
+	if (j == NULL) {
+		log_err("session=%s event=commit-failed reason=out-of-memory",
+		    c->s.idstr);
+		return; /* the session times out; nothing was acknowledged */
+	}
 	j->w = w;
 	j->sid = c->s.id;
 	j->fd = dup(tx->body_fd);
-	if (snprintf(j->path, sizeof(j->path), "%s/%s", w->spool_tmp,
-		tx->id) >= (int)sizeof(j->path))
-		goto fail;
-	str_copy(j->hostname, c->wc->c.hostname, sizeof(j->hostname));
-	j->maildirs = calloc(tx->nrcpts, sizeof(char *));
-	if (j->fd < 0 || j->maildirs == NULL)
-		goto fail;
-	for (i = 0; i < tx->nrcpts; i++) {
-		j->maildirs[i] = strdup(tx->rcpts[i].maildir);
-		if (j->maildirs[i] == NULL)
-			goto fail;
-		j->n++;
+	j->result = SMTP_COMMIT_TEMP;
+	str_copy(j->spool, c->wc->c.spool, sizeof(j->spool));
+	str_copy(j->id, tx->id, sizeof(j->id));
+	if (tx->held && tx->notify) {
+		const struct config *cfg = &c->wc->c;
+
+		j->notify = 1;
+		str_copy(j->hostname, cfg->hostname, sizeof(j->hostname));
+		str_copy(j->login, c->s.login, sizeof(j->login));
+		str_copy(j->client, c->s.client_addr, sizeof(j->client));
+		snprintf(j->postmaster, sizeof(j->postmaster), "postmaster@%s",
+		    cfg->nlocal_domains > 0 ? cfg->local_domains[0]
+		                            : cfg->hostname);
 	}
-	if (workpool_submit(w->pool, commit_work, commit_done, j) == -1)
-		goto fail;
-	return;
-fail:
-	if (j != NULL) {
-		unlink(j->path);
-		commit_job_free(j);
+	if (j->fd < 0 || build_envelope(c, tx, &j->env) == -1) {
+		str_copy(j->err, "cannot build the envelope", sizeof(j->err));
+	} else if (workpool_submit(w->pool, commit_work, commit_done, j) == 0) {
+		return;
+	} else {
+		str_copy(j->err, "commit queue full", sizeof(j->err));
 	}
 	/* Answer from the loop, not from inside the session call. */
-	{
-		struct commit_job *f = calloc(1, sizeof(*f));
-		struct timeval zero = { 0, 0 };
+	if (event_base_once(
+	        w->base, -1, EV_TIMEOUT, commit_failed_cb, j, &zero) == -1)
+		commit_job_free(j);
+}
 
-		if (f == NULL) {
-			log_err("event=fatal reason=out-of-memory");
-			return;
-		}
-		f->w = w;
-		f->sid = c->s.id;
-		f->fd = -1;
-		str_copy(f->err, "cannot schedule the commit", sizeof(f->err));
-		if (event_base_once(w->base, -1, EV_TIMEOUT, commit_failed_cb,
-			f, &zero) == -1)
-			commit_job_free(f);
-	}
+static int
+op_space_ok(void *arg, unsigned long long need)
+{
+	struct conn *c = arg;
+
+	return spool_space_ok(
+	    c->wc->c.spool, need, c->wc->c.queue_min_free_space);
 }
 
 static void
@@ -762,22 +1040,25 @@ static void
 op_delay(void *arg, unsigned int ms)
 {
 	struct conn *c = arg;
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 	evtimer_add(c->delay, &tv);
 }
 
 static const struct smtp_session_ops conn_ops = {
-	.write = op_write,
-	.close = op_close,
-	.starttls = op_starttls,
-	.auth_start = op_auth_start,
-	.auth_step = op_auth_step,
-	.auth_cancel = op_auth_cancel,
-	.rcpt_lookup = op_rcpt_lookup,
-	.body_open = op_body_open,
-	.commit = op_commit,
-	.delay = op_delay,
+    .write = op_write,
+    .close = op_close,
+    .starttls = op_starttls,
+    .auth_start = op_auth_start,
+    .auth_step = op_auth_step,
+    .auth_cancel = op_auth_cancel,
+    .rcpt_lookup = op_rcpt_lookup,
+    .body_open = op_body_open,
+    .commit = op_commit,
+    .space_ok = op_space_ok,
+    .delay = op_delay,
+    .mail_check = op_mail_check,
+    .data_check = op_data_check,
 };
 
 /* ---------- connections ---------- */
@@ -788,7 +1069,7 @@ conn_set_timeouts(struct conn *c)
 	const struct config *cfg = &c->wc->c;
 	int data = c->s.state == SMTP_STATE_DATA;
 	unsigned int ms = data ? cfg->data_timeout_ms : cfg->command_timeout_ms;
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 	if (c->bev == NULL)
 		return;
@@ -821,7 +1102,8 @@ conn_process_input(struct conn *c)
 
 			if (junk > 0)
 				log_info("session=%s event=starttls-injection "
-					 "discarded=%zu", c->s.idstr, junk);
+				         "discarded=%zu",
+				    c->s.idstr, junk);
 			evbuffer_drain(in, junk);
 			return;
 		}
@@ -845,11 +1127,12 @@ conn_start_tls(struct conn *c)
 	c->starttls_pending = 0;
 	ssl = SSL_new(w->ssl_ctx);
 	if (ssl == NULL) {
-		log_warn("session=%s event=tls-error reason=SSL_new",
-		    c->s.idstr);
+		log_warn(
+		    "session=%s event=tls-error reason=SSL_new", c->s.idstr);
 		smtp_session_close(&c->s);
 		return;
 	}
+	tls_client_verify(ssl, c->s.listener->client_certs);
 	/* The plaintext bufferevent does not own the socket; the TLS one
 	 * does. Its input was drained: only the handshake follows. */
 	bufferevent_free(c->bev);
@@ -866,7 +1149,8 @@ conn_start_tls(struct conn *c)
 	c->ssl = ssl;
 	c->bev_owns_fd = 1;
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setcb(
+	    c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, INPUT_HIGH_WATER);
 	conn_set_timeouts(c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -915,8 +1199,15 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		struct tls_info ti;
 
+		char id[sizeof(c->s.cert_identity)];
+
 		tls_get_info(c->ssl, &ti);
 		smtp_session_tls_done(&c->s, 1, ti.version, ti.cipher, ti.bits);
+		if (tls_client_identity(c->ssl, id, sizeof(id)) > 0) {
+			smtp_session_set_cert_identity(&c->s, id);
+			log_info("session=%s event=client-certificate %s",
+			    c->s.idstr, id);
+		}
 		conn_process_input(c);
 		return;
 	}
@@ -924,7 +1215,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		if (c->s.state == SMTP_STATE_TLS || !c->s.tls_version[0]) {
 			if (c->ssl != NULL && !c->s.tls) {
 				log_info("session=%s event=disconnect "
-					 "reason=tls-handshake-timeout",
+				         "reason=tls-handshake-timeout",
 				    c->s.idstr);
 				c->closing = 1;
 				conn_schedule(c);
@@ -940,13 +1231,14 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		if (e != 0) {
 			ERR_error_string_n(e, ebuf, sizeof(ebuf));
 			log_info("session=%s event=tls-error client=%s "
-				 "error=\"%s\"", c->s.idstr, c->s.client_addr,
-			    ebuf);
+			         "error=\"%s\"",
+			    c->s.idstr, c->s.client_addr, ebuf);
 		}
 	}
 	if (!c->closing)
 		log_info("session=%s event=disconnect reason=%s state=%d "
-			 "messages=%u", c->s.idstr,
+		         "messages=%u",
+		    c->s.idstr,
 		    (what & BEV_EVENT_EOF) ? "client-closed" : "io-error",
 		    (int)c->s.state, c->s.messages);
 	c->closing = 1;
@@ -967,7 +1259,7 @@ conn_free(struct conn *c)
 		char path[PATH_MAX];
 
 		if (snprintf(path, sizeof(path), "%s/%s", w->spool_tmp,
-			c->s.tx->id) < (int)sizeof(path))
+		        c->s.tx->id) < (int)sizeof(path))
 			unlink(path);
 	}
 	smtp_session_free(&c->s);
@@ -997,8 +1289,8 @@ peer_text(const struct sockaddr_storage *ss, char *addr, size_t alen,
 			inet_ntop(AF_INET, s6->sin6_addr.s6_addr + 12, addr,
 			    (socklen_t)alen);
 		else
-			inet_ntop(AF_INET6, &s6->sin6_addr, addr,
-			    (socklen_t)alen);
+			inet_ntop(
+			    AF_INET6, &s6->sin6_addr, addr, (socklen_t)alen);
 		snprintf(port, plen, "%u", ntohs(s6->sin6_port));
 	} else {
 		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
@@ -1040,16 +1332,43 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		refuse(fd, "421 4.3.2 Out of resources\r\n");
 		return;
 	}
-	memcpy(&c->peer, sa, (size_t)salen < sizeof(c->peer) ? (size_t)salen
-							     : sizeof(c->peer));
+	memcpy(&c->peer, sa,
+	    (size_t)salen < sizeof(c->peer) ? (size_t)salen : sizeof(c->peer));
 	peer_text(&c->peer, addr, sizeof(addr), port, sizeof(port));
-	if (!connlimit_acquire(w->cl, sa, w->wc->c.max_connections,
-		w->wc->c.max_connections_per_ip, &which)) {
-		log_info("event=refused client=%s listener=%s reason=%s-limit",
-		    addr, cl->name, which);
-		refuse(fd, "421 4.7.0 Too many connections, try again later\r\n");
+	if (!connlimit_rate(w->cl, sa, w->wc->c.connection_rate,
+	        (unsigned int)(time(NULL) / 60))) {
+		log_info("event=refused client=%s listener=%s "
+		         "reason=connection-rate limit=%u",
+		    addr, cl->name, w->wc->c.connection_rate);
+		refuse(fd,
+		    "421 4.7.0 Too many connections from your address, "
+		    "try again later\r\n");
 		free(c);
 		return;
+	}
+	if (!connlimit_acquire(w->cl, sa, w->wc->c.max_connections,
+	        w->wc->c.max_connections_per_ip, &which)) {
+		log_info("event=refused client=%s listener=%s reason=%s-limit",
+		    addr, cl->name, which);
+		refuse(
+		    fd, "421 4.7.0 Too many connections, try again later\r\n");
+		free(c);
+		return;
+	}
+	{
+		int64_t until;
+
+		if (banlist_check(w->bans, addr, (int64_t)time(NULL), &until)) {
+			log_info("event=refused client=%s listener=%s "
+			         "reason=banned until=%lld",
+			    addr, cl->name, (long long)until);
+			connlimit_release(w->cl, (struct sockaddr *)&c->peer);
+			refuse(fd,
+			    "421 4.7.0 Too many failed logins from your "
+			    "address, try again later\r\n");
+			free(c);
+			return;
+		}
 	}
 	c->counted = 1;
 	c->w = w;
@@ -1070,6 +1389,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		c->ssl = SSL_new(w->ssl_ctx);
 		if (c->ssl == NULL)
 			goto fail;
+		tls_client_verify(c->ssl, cl->client_certs);
 		c->bev = bufferevent_openssl_socket_new(w->base, fd, c->ssl,
 		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 		if (c->bev == NULL) {
@@ -1084,7 +1404,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		if (c->bev == NULL)
 			goto fail;
 	}
-	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setcb(
+	    c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, INPUT_HIGH_WATER);
 	conn_set_timeouts(c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -1092,8 +1413,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		smtp_session_start(&c->s);
 	return;
 fail:
-	log_warn("session=%s event=refused reason=out-of-resources",
-	    c->s.idstr);
+	log_warn(
+	    "session=%s event=refused reason=out-of-resources", c->s.idstr);
 	c->closing = 1;
 	conn_free(c);
 }
@@ -1114,7 +1435,7 @@ stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 		for (c = w->table[i]; c != NULL; c = next) {
 			next = c->next;
 			if (c->s.wait == SMTP_WAIT_COMMIT)
-				continue;	/* the 250 is on its way */
+				continue; /* the 250 is on its way */
 			if (c->s.state != SMTP_STATE_CLOSING) {
 				smtp_reply(&c->s, 421, "4.3.2",
 				    "%s Service shutting down",
@@ -1133,7 +1454,7 @@ worker_stop(struct worker *w)
 	size_t i;
 	struct conn *c, *next;
 	unsigned int ms = w->wc->c.shutdown_timeout_ms;
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 	if (w->stopping)
 		return;
@@ -1212,7 +1533,7 @@ smtp_worker_main(struct config *cfg, int index,
 	struct worker *w;
 	char err[512], role[32];
 	struct event *sigs[3];
-	static const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
+	static const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
 	size_t i;
 	int rc = 0;
 
@@ -1234,7 +1555,7 @@ smtp_worker_main(struct config *cfg, int index,
 	memcpy(w->auth_socket, auth_socket, sizeof(w->auth_socket));
 	buf_init(&w->frame, MSG_FRAME_MAX + MSG_HDR_LEN);
 	if (snprintf(w->spool_tmp, sizeof(w->spool_tmp), "%s/tmp",
-		w->wc->c.spool) >= (int)sizeof(w->spool_tmp))
+	        w->wc->c.spool) >= (int)sizeof(w->spool_tmp))
 		fatal("spool path too long");
 	w->base = event_base_new();
 	if (w->base == NULL)
@@ -1242,8 +1563,14 @@ smtp_worker_main(struct config *cfg, int index,
 	w->ssl_ctx = tls_server_ctx_new(&w->wc->c, err, sizeof(err));
 	if (w->ssl_ctx == NULL)
 		fatal("%s", err);
-	/* Commits are fsync-bound: a few threads let the filesystem batch. */
-	w->pool = workpool_new(w->base, 4, COMMIT_QUEUE_MAX);
+	/*
+	 * Commits are fsync-bound: threads let the file system batch, and the
+	 * directory fsyncs are shared between concurrent commits (spool.c).
+	 * 4 threads capped 16 sessions x 100 messages at 8 commits in flight
+	 * for two workers (issue 8: docs/PERFORMANCE.md); 16 keeps every
+	 * session's message in flight even when one worker gets them all.
+	 */
+	w->pool = workpool_new(w->base, 16, COMMIT_QUEUE_MAX);
 	if (w->pool == NULL)
 		fatal("cannot start the commit pool");
 	mechs_from_config(w);
@@ -1253,7 +1580,9 @@ smtp_worker_main(struct config *cfg, int index,
 	for (i = 0; i < nfds; i++) {
 		w->evl[i] = evconnlistener_new(w->base, accept_cb,
 		    (void *)(uintptr_t)fds[i].listener,
-		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fds[i].fd);
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
+		        LEV_OPT_DISABLED,
+		    -1, fds[i].fd);
 		if (w->evl[i] == NULL)
 			fatal("cannot listen on fd %d", fds[i].fd);
 		w->nevl++;
@@ -1263,13 +1592,35 @@ smtp_worker_main(struct config *cfg, int index,
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
 			fatal("cannot install signal handlers");
 	}
+	w->bans = banlist_new();
+	if (w->bans == NULL)
+		fatal("out of memory");
+	w->ready_timer = evtimer_new(w->base, ready_timer_cb, w);
+	if (w->ready_timer == NULL)
+		fatal("out of memory");
+	{
+		struct timeval grace = {3, 0};
+
+		evtimer_add(w->ready_timer, &grace);
+	}
 	w->auth_retry = evtimer_new(w->base, auth_retry_cb, w);
+	w->answer_sweep =
+	    event_new(w->base, -1, EV_PERSIST, answer_sweep_cb, w);
+	if (w->answer_sweep == NULL)
+		fatal("out of memory");
+	{
+		struct timeval tv = {ANSWER_SWEEP_SECONDS, 0};
+
+		evtimer_add(w->answer_sweep, &tv);
+	}
 	auth_connect(w);
 	log_info("event=started listeners=%zu", nfds);
 	if (event_base_dispatch(w->base) == -1)
 		rc = 1;
 	log_info("event=stopped stale_replies=%lu", w->stale_replies);
 	workpool_free(w->pool);
+	banlist_free(w->bans);
+	event_free(w->ready_timer);
 	for (i = 0; i < w->nevl; i++)
 		evconnlistener_free(w->evl[i]);
 	for (i = 0; i < 3; i++)
@@ -1277,6 +1628,7 @@ smtp_worker_main(struct config *cfg, int index,
 	if (w->auth != NULL)
 		bufferevent_free(w->auth);
 	event_free(w->auth_retry);
+	event_free(w->answer_sweep);
 	if (w->stop_timer != NULL)
 		event_free(w->stop_timer);
 	SSL_CTX_free(w->ssl_ctx);

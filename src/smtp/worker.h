@@ -12,8 +12,8 @@ struct config;
 struct connlimit;
 
 struct worker_listen_fd {
-	int	fd;
-	size_t	listener;	/* index into config.listeners */
+	int fd;
+	size_t listener; /* index into config.listeners */
 };
 
 /*

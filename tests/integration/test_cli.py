@@ -170,48 +170,48 @@ def user(run_postern, inst_dir, *args, input=None):
 
 def test_user_add_and_list(inst_dir, run_postern):
     cp = user(run_postern, inst_dir, "add", "alice@example.test", "--password-stdin",
-              input="pw-alice-1\n")
+              input="Alice-Pass-91x\n")
     assert cp.returncode == 0, describe(cp)
     cp = user(run_postern, inst_dir, "list")
     assert cp.returncode == 0, describe(cp)
     assert "alice@example.test" in cp.stdout.split(), describe(cp)
-    assert "pw-alice-1" not in (inst_dir / "users").read_text()
+    assert "Alice-Pass-91x" not in (inst_dir / "users").read_text()
 
 
 def test_user_add_duplicate_fails(inst_dir, run_postern):
     cp = user(run_postern, inst_dir, "add", "alice@example.test", "--password-stdin",
-              input="pw-alice-1\n")
+              input="Alice-Pass-91x\n")
     assert cp.returncode == 0, describe(cp)
     before = (inst_dir / "users").read_bytes()
     cp = user(run_postern, inst_dir, "add", "alice@example.test", "--password-stdin",
-              input="other\n")
+              input="Other-Pass-93z\n")
     assert cp.returncode != 0, describe(cp)
     assert (inst_dir / "users").read_bytes() == before
 
 
 def test_user_passwd_changes_hash(inst_dir, run_postern):
     cp = user(run_postern, inst_dir, "add", "alice@example.test", "--password-stdin",
-              input="pw-alice-1\n")
+              input="Alice-Pass-91x\n")
     assert cp.returncode == 0, describe(cp)
     before = (inst_dir / "users").read_text()
     cp = user(run_postern, inst_dir, "passwd", "alice@example.test", "--password-stdin",
-              input="pw-alice-2\n")
+              input="Alice-Pass-92y\n")
     assert cp.returncode == 0, describe(cp)
     after = (inst_dir / "users").read_text()
     assert after != before
     assert "alice@example.test" in after
-    assert "pw-alice-2" not in after
+    assert "Alice-Pass-92y" not in after
 
 
 def test_user_passwd_unknown_user_fails(inst_dir, run_postern):
     cp = user(run_postern, inst_dir, "passwd", "nobody@example.test", "--password-stdin",
-              input="x\n")
+              input="Nobody-Pass-94w\n")
     assert cp.returncode != 0, describe(cp)
 
 
 def test_user_del(inst_dir, run_postern):
     for name in ("alice@example.test", "bob@example.test"):
-        cp = user(run_postern, inst_dir, "add", name, "--password-stdin", input="pw-123456\n")
+        cp = user(run_postern, inst_dir, "add", name, "--password-stdin", input="Some-Pass-95v\n")
         assert cp.returncode == 0, describe(cp)
     cp = user(run_postern, inst_dir, "del", "alice@example.test")
     assert cp.returncode == 0, describe(cp)
@@ -233,7 +233,7 @@ def test_user_list_empty(inst_dir, run_postern):
 
 def test_check_ok_after_users_added(inst_dir, run_postern):
     cp = user(run_postern, inst_dir, "add", "alice@example.test", "--password-stdin",
-              input="pw-alice-1\n")
+              input="Alice-Pass-91x\n")
     assert cp.returncode == 0, describe(cp)
     cp = run_postern("check", "-c", inst_dir / "postern.conf")
     assert cp.returncode == 0, describe(cp)

@@ -1,12 +1,13 @@
 """Behaviour that depends on configuration: limits and listener options.
 Each test runs its own instance with the settings it needs."""
 
+import re
 import socket
 import ssl
 
 import pytest
 
-from conftest import Closed, assert_reply, simple_message, tls_context, token
+from conftest import Closed, assert_reply, headers, simple_message, tls_context, token
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
@@ -30,7 +31,7 @@ def test_message_over_max_size_552_after_dot(make_server):
         r = c.data(simple_message(tok, body=body))
         assert_reply(r, 552, "5.3.4")
         assert_reply(c.cmd("NOOP"), 250, "2.0.0")
-    assert server.find(tok) == []
+    assert server.absent(tok) == []
 
 
 def test_max_recipients_452(make_server):
@@ -93,7 +94,7 @@ def test_auth_optional_listener_allows_local_delivery_without_auth(make_server):
     assert len(server.wait_for(tok, users=[BOB])) == 1
 
 
-@pytest.mark.parametrize("tls_min", ["1.3"])
+@pytest.mark.parametrize("tls_min", ["TLSv1.3"])
 def test_tls_min_version(make_server, tls_min):
     server = make_server(config=[("tls", "min_version", tls_min)])
     ctx = tls_context()
@@ -104,3 +105,17 @@ def test_tls_min_version(make_server, tls_min):
             ctx.wrap_socket(s).recv(10)
     finally:
         s.close()
+
+
+def test_plaintext_auth_received_with_esmtpa(make_server):
+    server = make_server(config=[("listener:submission", "plaintext_auth", "yes")])
+    tok = token()
+    with server.client("submission") as c:
+        c.expect(220)
+        c.ehlo_ok()
+        assert_reply(c.auth_plain(ALICE, server.users[ALICE]), 235, "2.7.0")
+        assert_reply(c.send_message(ALICE, [BOB], simple_message(tok)), 250)
+    found = server.wait_for(tok, users=[BOB])
+    assert len(found) == 1
+    rec = headers(found[0][2], "Received")[0]
+    assert re.search(r"\bwith ESMTPA\b", rec) and ALICE in rec, rec

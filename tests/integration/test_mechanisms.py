@@ -201,13 +201,13 @@ def test_curl_cram_md5(server):
 # -- policy
 
 def test_weak_and_plus_hidden_before_tls(server):
+    """On a STARTTLS listener nothing is offered before TLS: even SCRAM,
+    which hides the password, would leave the session after it in clear."""
     with server.client("submission") as c:
         c.expect(220)
-        auth = c.ehlo_ok().keywords()["AUTH"]
-        assert "CRAM-MD5" not in auth and "PLAIN" not in auth
-        assert not [m for m in auth if m.endswith("-PLUS")]
-        assert "SCRAM-SHA-256" in auth and "SCRAM-SHA-1" in auth
+        assert "AUTH" not in c.ehlo_ok().keywords()
         assert_reply(c.cmd("AUTH CRAM-MD5"), 538, "5.7.11")
+        assert_reply(c.cmd("AUTH SCRAM-SHA-256"), 538, "5.7.11")
         c.starttls()
         auth = c.ehlo_ok().keywords()["AUTH"]
         assert auth == ALL_MECHS.split()

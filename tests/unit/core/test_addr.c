@@ -213,6 +213,11 @@ test_limits(void **state)
 	strcpy(buf + 66, ".x>"); /* now 63 */
 	assert_int_equal(
 	    addr_parse_path(buf, strlen(buf), 0, &a, &consumed), 0);
+	/* a bare mailbox is held to the path limit: at most 254 octets */
+	make_path(buf, sizeof(buf), 64, 189);
+	assert_int_equal(addr_parse_mailbox(buf + 1, 254, 0, &a), 0);
+	make_path(buf, sizeof(buf), 64, 190);
+	assert_int_equal(addr_parse_mailbox(buf + 1, 255, 0, &a), -1);
 	/* embedded NULs: never accepted, wherever they sit (fuzz finding) */
 	{
 		static const char lit[] =

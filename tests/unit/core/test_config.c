@@ -103,7 +103,8 @@ test_defaults(void **state)
 	assert_int_equal(c.data_timeout_ms, 180000);
 	assert_int_equal(c.shutdown_timeout_ms, 30000);
 	assert_int_equal(c.tls_min_version, TLS1_2_VERSION);
-	assert_string_equal(c.mechanisms, "PLAIN LOGIN");
+	assert_string_equal(
+	    c.mechanisms, "SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN");
 	assert_string_equal(c.passdb_driver, "passwd-file");
 	assert_string_equal(c.passdb_path, "users");
 	assert_int_equal(c.allow_authzid, 0);
@@ -538,9 +539,9 @@ test_errors(void **state)
 	    {"[delivery]\nmaildir = mail/%x\n", 2,
 	        "maildir: unknown escape '%x'"},
 	    {"[delivery]\nlocal = mbox:/var/mail\n", 2,
-	        "local: 'mbox:/var/mail': only maildir:TEMPLATE"},
-	    {"[delivery]\nrelay = mx\n", 2,
-	        "unknown key 'relay' in [delivery]"},
+	        "local: 'mbox:/var/mail': expected maildir:TEMPLATE"},
+	    {"[delivery]\nrelay_colour = mx\n", 2,
+	        "unknown key 'relay_colour' in [delivery]"},
 	    {"[listener]\n", 1, "[listener] needs a name"},
 	    {"[listener a/b]\n", 1, "bad listener name 'a/b'"},
 	    {"[listener a]\naddress = 127.0.0.1:25\ntls = none\n"
@@ -683,6 +684,551 @@ test_crlf_and_comments(void **state)
 	assert_string_equal(c.listeners[0].addrs[0].text, "127.0.0.1:25");
 }
 
+/* [queue] and the relay keys of [delivery] (issue 4). */
+static void
+test_queue_and_relay(void **state)
+{
+	struct config c;
+	char err[2048], text[2048];
+
+	(void)state;
+	assert_int_equal(
+	    load("q0.conf", minimal, &c, err, sizeof(err), NULL, 0), 0);
+	assert_int_equal(c.queue_retry_min_ms, 5 * 60 * 1000);
+	assert_int_equal(c.queue_retry_max_ms, 60 * 60 * 1000);
+	assert_int_equal(c.queue_lifetime_ms, 5U * 24 * 3600 * 1000);
+	assert_int_equal(c.queue_delay_warning_ms, 4 * 3600 * 1000);
+	assert_int_equal(c.queue_max_deliveries, 20);
+	assert_int_equal(c.queue_per_destination, 4);
+	assert_true(c.queue_min_free_space == 100ULL << 20);
+	assert_string_equal(c.relay, "mx");
+	assert_int_equal(c.relay_tls, CONFIG_RELAY_TLS_DEFAULT);
+	assert_int_equal(c.mx_port, 25);
+	assert_int_equal(c.connect_timeout_ms, 30000);
+	assert_int_equal(c.relay_command_timeout_ms, 300000);
+	assert_string_equal(c.local_lmtp, "");
+
+	write_file("relay.pw", "s3cret pass\nsecond line\n");
+	(void)snprintf(text, sizeof(text),
+	    "%s[queue]\nretry_min = 1s\nretry_max = 2m\nlifetime = 1h\n"
+	    "delay_warning = 0\nmax_deliveries = 5\nper_destination = 2\n"
+	    "min_free_space = 1M\n"
+	    "[delivery]\nlocal = lmtp:unix:lmtp.sock\n"
+	    "relay = smtp://smarthost.example.net:587\nrelay_tls = none\n"
+	    "relay_ca = ca.pem\nrelay_tls_name = smarthost.example.net\n"
+	    "relay_user = me@example.net\nrelay_password_file = relay.pw\n"
+	    "relay_mechanisms = PLAIN\nrelay_auth_param = yes\n"
+	    "resolver = 127.0.0.1:5353\nmx_port = 2525\n"
+	    "connect_timeout = 2s\nrelay_command_timeout = 10s\n",
+	    minimal);
+	if (load("q1.conf", text, &c, err, sizeof(err), NULL, 0) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c.queue_retry_min_ms, 1000);
+	assert_int_equal(c.queue_retry_max_ms, 120000);
+	assert_int_equal(c.queue_lifetime_ms, 3600000);
+	assert_int_equal(c.queue_delay_warning_ms, 0);
+	assert_int_equal(c.queue_max_deliveries, 5);
+	assert_int_equal(c.queue_per_destination, 2);
+	assert_true(c.queue_min_free_space == 1ULL << 20);
+	assert_true(strncmp(c.local_lmtp, "unix:/", 6) == 0);
+	assert_non_null(strstr(c.local_lmtp, "/lmtp.sock"));
+	assert_string_equal(c.relay, "smtp://smarthost.example.net:587");
+	assert_int_equal(c.relay_tls, CONFIG_RELAY_TLS_NONE);
+	assert_true(c.relay_ca[0] == '/');
+	assert_string_equal(c.relay_tls_name, "smarthost.example.net");
+	assert_string_equal(c.relay_user, "me@example.net");
+	assert_string_equal(c.relay_password, "s3cret pass");
+	assert_string_equal(c.relay_mechanisms, "PLAIN");
+	assert_int_equal(c.relay_auth_param, 1);
+	assert_string_equal(c.resolver, "127.0.0.1:5353");
+	assert_int_equal(c.mx_port, 2525);
+	assert_int_equal(c.connect_timeout_ms, 2000);
+	assert_int_equal(c.relay_command_timeout_ms, 10000);
+
+	(void)snprintf(text, sizeof(text),
+	    "%s[delivery]\nlocal = lmtp:127.0.0.1:24\nrelay = "
+	    "smtps://[192.0.2.1]:465\n",
+	    minimal);
+	if (load("q2.conf", text, &c, err, sizeof(err), NULL, 0) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(c.local_lmtp, "127.0.0.1:24");
+	assert_string_equal(c.relay, "smtps://[192.0.2.1]:465");
+}
+
+static void
+test_queue_and_relay_errors(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
+	    {"[queue]\nretry_min = soon\n", "retry_min"},
+	    {"[queue]\nretry_min = 0\n", "longer than 0"},
+	    {"[queue]\nretry_min = 2h\nretry_max = 1h\n", "shorter than"},
+	    {"[queue]\nmax_deliveries = 0\n", "1..1000"},
+	    {"[queue]\nmin_free_space = lots\n", "not a size"},
+	    {"[queue]\ncolour = blue\n", "colour"},
+	    {"[delivery]\nrelay = smtp://\n", "is not mx"},
+	    {"[delivery]\nrelay = ftp://x.example\n", "is not mx"},
+	    {"[delivery]\nrelay = smtp://x.example:0\n", "is not mx"},
+	    {"[delivery]\nrelay = smtp://x.example:99999\n", "is not mx"},
+	    {"[delivery]\nrelay_tls = maybe\n", "required, opportunistic"},
+	    {"[delivery]\nrelay_password_file = nonexistent.pw\n",
+	        "cannot read"},
+	    {"[delivery]\nresolver = dns.example\n", "ADDRESS:PORT"},
+	    {"[delivery]\nmx_port = 0\n", "1..65535"},
+	    {"[delivery]\nlocal = lmtp:\n", "unix:/PATH"},
+	    {"[delivery]\nlocal = lmtp:host.example:0\n", "bad port"},
+	    {"[delivery]\nlocal = lmtp:unix:\n", "socket path"},
+	    {"[delivery]\nlocal = mbox:/var/mail\n", "expected maildir"},
+	};
+	struct config c;
+	char err[2048], text[1024];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		(void)snprintf(
+		    text, sizeof(text), "%s%s", minimal, cases[i].text);
+		err[0] = '\0';
+		if (load("qe.conf", text, &c, err, sizeof(err), NULL, 0) != -1)
+			fail_msg("case %zu accepted: %s", i, cases[i].text);
+		if (strstr(err, cases[i].want) == NULL)
+			fail_msg("case %zu: want '%s' in: %s", i, cases[i].want,
+			    err);
+	}
+}
+
+static void
+test_ldap_dovecot(void **state)
+{
+	struct config c;
+	char err[2048], text[2048];
+
+	(void)state;
+	write_file("ldap.pw", "reader-secret\n");
+	(void)snprintf(text, sizeof(text),
+	    "%s[auth]\npassdb = ldap:\n"
+	    "[ldap]\nuri = ldap://127.0.0.1:3899 ldaps://127.0.0.1:3636\n"
+	    "starttls = no\nbind_dn = cn=reader,dc=example,dc=test\n"
+	    "bind_password_file = ldap.pw\nbase = dc=example,dc=test\n"
+	    "filter = (&(objectClass=inetOrgPerson)(|(mail=%%s)(uid=%%s)))\n"
+	    "mode = password\npassword_attribute = userPassword\n"
+	    "alias_attribute = mail mailLocalAddress\n"
+	    "disabled_attribute = employeeType\ntimeout = 2s\n"
+	    "[dovecot]\nuserdb_socket = run/auth-userdb\nservice = submission\n"
+	    "timeout = 3s\n",
+	    minimal);
+	err[0] = '\0';
+	if (load("ldap.conf", text, &c, err, sizeof(err), NULL, 0) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(c.passdb_driver, "ldap");
+	assert_string_equal(c.passdb_path, "");
+	assert_string_equal(
+	    c.ldap_uri, "ldap://127.0.0.1:3899 ldaps://127.0.0.1:3636");
+	assert_int_equal(c.ldap_mode, CONFIG_LDAP_PASSWORD);
+	assert_string_equal(c.ldap_filter,
+	    "(&(objectClass=inetOrgPerson)(|(mail=%s)(uid=%s)))");
+	assert_string_equal(c.ldap_alias_attribute, "mail mailLocalAddress");
+	assert_string_equal(c.ldap_disabled_attribute, "employeeType");
+	assert_int_equal(c.ldap_timeout_ms, 2000);
+	assert_true(
+	    strncmp(c.ldap_bind_password_file, tmpdir, strlen(tmpdir)) == 0);
+	assert_true(
+	    strncmp(c.dovecot_userdb_socket, tmpdir, strlen(tmpdir)) == 0);
+	assert_string_equal(c.dovecot_service, "submission");
+	assert_int_equal(c.dovecot_timeout_ms, 3000);
+
+	/* defaults, and dovecot:PATH resolved like any path */
+	(void)snprintf(text, sizeof(text),
+	    "%s[auth]\npassdb = dovecot:run/auth-client\n", minimal);
+	if (load("dv.conf", text, &c, err, sizeof(err), NULL, 0) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(c.passdb_driver, "dovecot");
+	assert_true(strncmp(c.passdb_path, tmpdir, strlen(tmpdir)) == 0);
+	assert_string_equal(c.dovecot_service, "smtp");
+	assert_int_equal(c.ldap_mode, CONFIG_LDAP_BIND);
+	assert_string_equal(
+	    c.ldap_filter, "(&(objectClass=inetOrgPerson)(mail=%s))");
+	assert_string_equal(c.ldap_password_attribute, "userPassword");
+}
+
+static void
+test_ldap_dovecot_errors(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
+	    {"[auth]\npassdb = ldap:\n", "needs [ldap] uri"},
+	    {"[auth]\npassdb = ldap:\n[ldap]\nuri = ldap://127.0.0.1\n",
+	        "needs [ldap] base"},
+	    {"[auth]\npassdb = ldap:x\n", "takes no argument"},
+	    {"[auth]\npassdb = dovecot:\n", "empty path"},
+	    {"[ldap]\nuri = http://x\n", "not an ldap://"},
+	    {"[ldap]\nuri = ldap://x http://y\n", "not an ldap://"},
+	    {"[ldap]\nfilter = mail=%s\n", "not an LDAP filter"},
+	    {"[ldap]\nfilter = (mail=%u)\n", "only %s"},
+	    {"[ldap]\nfilter = (mail=x)\n", "does not use the login"},
+	    {"[ldap]\nfilter = (&(mail=%s)\n", "unbalanced"},
+	    {"[ldap]\nfilter = (mail=%s))(\n", "unbalanced"},
+	    {"[ldap]\nmode = compare\n", "bind, password"},
+	    {"[ldap]\npassword_attribute = user Password\n",
+	        "not an attribute name"},
+	    {"[ldap]\nalias_attribute = mail,alias\n", "list of attribute"},
+	    {"[ldap]\ntimeout = 0\n", "longer than 0"},
+	    {"[ldap]\nstarttls = perhaps\n", "not a boolean"},
+	    {"[ldap]\nuri = ldaps://x\nstarttls = yes\n", "TLS already"},
+	    {"[ldap]\nbind_dn = cn=x\n", "without bind_password_file"},
+	    {"[auth]\npassdb = ldap:\n[ldap]\nuri = ldap://x\nbase = dc=x\n"
+	     "bind_dn = cn=x\nbind_password_file = missing.pw\n",
+	        "cannot read"},
+	    {"[dovecot]\nservice = sm tp\n", "not a service name"},
+	    {"[dovecot]\nsocket = x\n", "unknown key"},
+	    {"[ldaps]\nuri = ldap://x\n", "unknown section"},
+	};
+	struct config c;
+	char err[2048], text[1024];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		(void)snprintf(
+		    text, sizeof(text), "%s%s", minimal, cases[i].text);
+		err[0] = '\0';
+		if (load("le.conf", text, &c, err, sizeof(err), NULL, 0) != -1)
+			fail_msg("case %zu accepted: %s", i, cases[i].text);
+		if (strstr(err, cases[i].want) == NULL)
+			fail_msg("case %zu: want '%s' in: %s", i, cases[i].want,
+			    err);
+	}
+}
+
+/* [oauth], [auth] external_map (EXTERNAL, OAUTHBEARER, XOAUTH2) */
+static void
+test_oauth_external(void **state)
+{
+	struct config c;
+	char err[2048], text[2048];
+
+	(void)state;
+	assert_int_equal(
+	    load("o0.conf", minimal, &c, err, sizeof(err), NULL, 0), 0);
+	assert_int_equal(c.external_map, CONFIG_EXTERNAL_FINGERPRINT);
+	assert_string_equal(c.oauth_user_claim, "email");
+	assert_int_equal(c.oauth_clock_skew_ms, 60000);
+	assert_int_equal(c.oauth_require_user, 1);
+	assert_string_equal(c.oauth_jwks, "");
+
+	write_file("jwks.json", "{\"keys\":[]}\n");
+	write_file("ca.pem", "x\n");
+	write_file("client.secret", "s3cret\n");
+	(void)snprintf(text, sizeof(text),
+	    "[listener submission]\naddress = 127.0.0.1:5870\n"
+	    "client_certificates = request\n"
+	    "[auth]\nmechanisms = PLAIN OAUTHBEARER XOAUTH2 EXTERNAL\n"
+	    "external_map = san-email\n"
+	    "[tls]\ncertificate = cert.pem\nkey = key.pem\nclient_ca = ca.pem\n"
+	    "[oauth]\njwks = jwks.json\nissuer = https://idp.example.test\n"
+	    "audience = postern\nuser_claim = preferred_username\n"
+	    "clock_skew = 2m\nscope = openid email\nrequire_user = no\n"
+	    "introspection_url = https://idp.example.test/introspect\n"
+	    "introspection_client_id = postern\n"
+	    "introspection_client_secret_file = client.secret\n"
+	    "introspection_ca = ca.pem\n");
+	if (load("o1.conf", text, &c, err, sizeof(err), NULL, 0) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c.external_map, CONFIG_EXTERNAL_SAN_EMAIL);
+	assert_true(strncmp(c.oauth_jwks, tmpdir, strlen(tmpdir)) == 0);
+	assert_true(strncmp(c.oauth_introspection_client_secret_file, tmpdir,
+	                strlen(tmpdir)) == 0);
+	assert_string_equal(c.oauth_issuer, "https://idp.example.test");
+	assert_string_equal(c.oauth_audience, "postern");
+	assert_string_equal(c.oauth_user_claim, "preferred_username");
+	assert_int_equal(c.oauth_clock_skew_ms, 120000);
+	assert_string_equal(c.oauth_scope, "openid email");
+	assert_int_equal(c.oauth_require_user, 0);
+	assert_string_equal(
+	    c.oauth_introspection_url, "https://idp.example.test/introspect");
+	assert_string_equal(c.oauth_introspection_client_id, "postern");
+}
+
+static void
+test_oauth_external_errors(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
+	    {"[auth]\nexternal_map = cn\n", "fingerprint, san-email"},
+	    {"[auth]\nmechanisms = OAUTHBEARER\n", "need [oauth] jwks"},
+	    {"[listener zz]\nmechanisms = XOAUTH2\n", "need [oauth] jwks"},
+	    {"[auth]\nmechanisms = EXTERNAL\n",
+	        "EXTERNAL needs [tls] client_ca"},
+	    {"[oauth]\njwks = jwks.json\naudience = a\n",
+	        "need [oauth] issuer"},
+	    {"[oauth]\njwks = jwks.json\nissuer = i\n", "needs audience"},
+	    {"[oauth]\njwks = missing.json\nissuer = i\naudience = a\n",
+	        "cannot read jwks"},
+	    {"[oauth]\nintrospection_url = http://idp/introspect\n",
+	        "not an https:// URL"},
+	    {"[oauth]\nintrospection_url = https://idp/x\naudience = a\n",
+	        "needs introspection_client_id"},
+	    {"[oauth]\nclock_skew = 1h\n", "at most 10m"},
+	    {"[oauth]\nclock_skew = soon\n", "not a duration"},
+	    {"[oauth]\nuser_claim = e mail\n", "not a claim name"},
+	    {"[oauth]\nrequire_user = maybe\n", "not a boolean"},
+	    {"[oauth]\nissuer =\n", "empty value"},
+	    {"[oauth]\ntoken = x\n", "unknown key"},
+	    {"[oauth]\njwks = jwks.json\njwks = jwks.json\n", "set twice"},
+	};
+	struct config c;
+	char err[2048], text[1024];
+	size_t i;
+
+	(void)state;
+	write_file("jwks.json", "{\"keys\":[]}\n");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		(void)snprintf(
+		    text, sizeof(text), "%s%s", minimal, cases[i].text);
+		err[0] = '\0';
+		if (load("oe.conf", text, &c, err, sizeof(err), NULL, 0) != -1)
+			fail_msg("case %zu accepted: %s", i, cases[i].text);
+		if (strstr(err, cases[i].want) == NULL)
+			fail_msg("case %zu: want '%s' in: %s", i, cases[i].want,
+			    err);
+	}
+}
+
+/* test_passdb_chain_cache - [auth] passdb chains, cache and upgrade keys, [pgsql]. */
+static void
+test_passdb_chain_cache(void **state)
+{
+	struct config c;
+	char err[2048], text[2048], want[PATH_MAX + 32];
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(c.auth_cache_ttl_ms, 3600000);
+	assert_int_equal(c.auth_cache_negative_ttl_ms, 60000);
+	assert_int_equal(c.auth_cache_size, 100000);
+	assert_int_equal(c.auth_backend_timeout_ms, 10000);
+	assert_int_equal(c.auth_migrate_scram, 1);
+	assert_int_equal(c.auth_rehash, 1);
+	assert_int_equal(c.auth_allow_plain_scheme, 0);
+	assert_int_equal(c.password_min_length, 10);
+	assert_int_equal(c.pgsql_pool_size, 4);
+
+	(void)snprintf(text, sizeof(text),
+	    "%s[auth]\n"
+	    "passdb = sqlite:users.db pgsql:host=127.0.0.1 port=5432 "
+	    "dbname=mail passwd-file:/etc/postern/users\n"
+	    "cache_ttl = 10m\ncache_negative_ttl = 5s\ncache_size = 500\n"
+	    "backend_timeout = 2s\nmigrate_scram = no\nrehash = no\n"
+	    "allow_plain_scheme = yes\npassword_min_length = 14\n"
+	    "password_min_quality = 40\n"
+	    "[pgsql]\nquery_password = SELECT login, password FROM u WHERE "
+	    "login = $1\nquery_update = none\nconnect_timeout = 3s\n"
+	    "statement_timeout = 1500ms\npool_size = 8\n",
+	    minimal);
+	if (load("chain.conf", text, &c, err, sizeof(err), NULL, 0) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c.npassdbs, 3);
+	(void)snprintf(want, sizeof(want), "%s/users.db", tmpdir);
+	assert_string_equal(c.passdbs[0].driver, "sqlite");
+	assert_string_equal(c.passdbs[0].arg, want);
+	assert_string_equal(c.passdb_driver, "sqlite");
+	assert_string_equal(c.passdb_path, want);
+	assert_string_equal(c.passdbs[1].driver, "pgsql");
+	/* a conninfo is kept as written, not resolved as a path */
+	assert_string_equal(
+	    c.passdbs[1].arg, "host=127.0.0.1 port=5432 dbname=mail");
+	assert_string_equal(c.passdbs[2].arg, "/etc/postern/users");
+	assert_int_equal(c.auth_cache_ttl_ms, 600000);
+	assert_int_equal(c.auth_cache_negative_ttl_ms, 5000);
+	assert_int_equal(c.auth_cache_size, 500);
+	assert_int_equal(c.auth_backend_timeout_ms, 2000);
+	assert_int_equal(c.auth_migrate_scram, 0);
+	assert_int_equal(c.auth_rehash, 0);
+	assert_int_equal(c.auth_allow_plain_scheme, 1);
+	assert_int_equal(c.password_min_length, 14);
+	assert_int_equal(c.password_min_quality, 40);
+	assert_string_equal(c.pgsql_query_password,
+	    "SELECT login, password FROM u WHERE login = $1");
+	assert_string_equal(c.pgsql_query_update, "none");
+	assert_int_equal(c.pgsql_connect_timeout_ms, 3000);
+	assert_int_equal(c.pgsql_statement_timeout_ms, 1500);
+	assert_int_equal(c.pgsql_pool_size, 8);
+
+	/* a lone pgsql passdb: its conninfo stays a conninfo */
+	(void)snprintf(text, sizeof(text),
+	    "%s[auth]\npassdb = pgsql:postgresql://mail@localhost/mail\n",
+	    minimal);
+	if (load("pg.conf", text, &c, err, sizeof(err), NULL, 0) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(c.npassdbs, 1);
+	assert_string_equal(c.passdb_path, "postgresql://mail@localhost/mail");
+}
+
+static void
+test_passdb_chain_errors(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
+	    {"[auth]\npassdb = pgsql:\n", "empty connection string for pgsql"},
+	    {"[auth]\npassdb = sqlite:\n", "empty path for sqlite"},
+	    {"[auth]\npassdb = sqlite:a sqlite:b sqlite:c sqlite:d sqlite:e\n",
+	        "at most 4 passdbs"},
+	    {"[auth]\npassdb = nope:x sqlite:a\n", "unknown passdb driver"},
+	    {"[auth]\ncache_ttl = forever\n", "cache_ttl: "},
+	    {"[auth]\ncache_size = -1\n", "cache_size: "},
+	    {"[auth]\nbackend_timeout = 0\n", "longer than 0"},
+	    {"[auth]\nmigrate_scram = perhaps\n", "not a boolean"},
+	    {"[auth]\npassword_min_quality = 101\n", "password_min_quality: "},
+	    {"[pgsql]\nquery_password = SELECT 1\n", "does not use the login"},
+	    {"[pgsql]\npool_size = 0\n", "pool_size: "},
+	    {"[pgsql]\nquery = x\n", "unknown key"},
+	};
+	struct config c;
+	char err[2048], text[1024];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		(void)snprintf(
+		    text, sizeof(text), "%s%s", minimal, cases[i].text);
+		if (load("bad.conf", text, &c, err, sizeof(err), NULL, 0) !=
+		        -1 ||
+		    strstr(err, cases[i].want) == NULL)
+			fail_msg("case %zu:\n%s\nwant %s, got:\n%s", i,
+			    cases[i].text, cases[i].want, err);
+	}
+}
+
+/* test_policy_guard - [policy] and [guard]: defaults, values, paths. */
+static void
+test_policy_guard(void **state)
+{
+	struct config c;
+	char err[2048], text[2048];
+
+	(void)state;
+	assert_int_equal(
+	    load("pg0.conf", minimal, &c, err, sizeof(err), NULL, 0), 0);
+	assert_int_equal(c.sender_check, CONFIG_SENDER_STRICT);
+	assert_int_equal(c.allow_null_sender, 0);
+	assert_int_equal(c.submission_fixups, 1);
+	assert_int_equal(c.privacy, 0);
+	assert_string_equal(c.trusted_networks, "");
+	assert_int_equal(c.messages_per_hour, 1000);
+	assert_int_equal(c.recipients_per_day, 10000);
+	assert_int_equal(c.hard_cap_factor, 10);
+	assert_int_equal(c.guard_enabled, 1);
+	assert_int_equal(c.guard_max_failures, 5);
+	assert_int_equal(c.guard_ban_after, 10);
+	assert_int_equal(c.guard_ban_time_ms, 3600 * 1000);
+	assert_int_equal(c.guard_delay_base_ms, 1000);
+	assert_int_equal(c.guard_delay_max_ms, 30 * 1000);
+	assert_string_equal(c.guard_redis, "");
+	assert_string_equal(c.guard_state, "");
+	(void)snprintf(text, sizeof(text),
+	    "%s[policy]\n"
+	    "sender_check = warn\n"
+	    "allow_null_sender = yes\n"
+	    "sender_login = maps/sender_login\n"
+	    "trusted_networks = 192.0.2.0/24, 2001:db8::/32 127.0.0.2\n"
+	    "privacy = yes\n"
+	    "submission_fixups = no\n"
+	    "messages_per_hour = 50\n"
+	    "recipients_per_day = 0\n"
+	    "message_window = 10m\n"
+	    "recipient_window = 12h\n"
+	    "hard_cap_factor = 0\n"
+	    "contain_suspend = yes\n"
+	    "connection_rate = 30\n"
+	    "[guard]\n"
+	    "enabled = no\n"
+	    "max_failures = 3\n"
+	    "ban_after = 20\n"
+	    "ban_time = 2h\n"
+	    "window = 30m\n"
+	    "delay_base = 250ms\n"
+	    "delay_max = 10s\n"
+	    "allow_networks = 10.0.0.0/8\n"
+	    "redis = 127.0.0.1:6379\n"
+	    "state = state/guard.db\n",
+	    minimal);
+	assert_int_equal(
+	    load("pg1.conf", text, &c, err, sizeof(err), NULL, 0), 0);
+	assert_int_equal(c.sender_check, CONFIG_SENDER_WARN);
+	assert_int_equal(c.allow_null_sender, 1);
+	assert_true(c.sender_login[0] == '/');
+	assert_non_null(strstr(c.sender_login, "/maps/sender_login"));
+	assert_string_equal(
+	    c.trusted_networks, "192.0.2.0/24, 2001:db8::/32 127.0.0.2");
+	assert_int_equal(c.privacy, 1);
+	assert_int_equal(c.submission_fixups, 0);
+	assert_int_equal(c.messages_per_hour, 50);
+	assert_int_equal(c.recipients_per_day, 0);
+	assert_int_equal(c.message_window_ms, 600 * 1000);
+	assert_int_equal(c.recipient_window_ms, 12 * 3600 * 1000);
+	assert_int_equal(c.hard_cap_factor, 0);
+	assert_int_equal(c.contain_suspend, 1);
+	assert_int_equal(c.connection_rate, 30);
+	assert_int_equal(c.guard_enabled, 0);
+	assert_int_equal(c.guard_max_failures, 3);
+	assert_int_equal(c.guard_ban_after, 20);
+	assert_int_equal(c.guard_ban_time_ms, 2 * 3600 * 1000);
+	assert_int_equal(c.guard_window_ms, 30 * 60 * 1000);
+	assert_int_equal(c.guard_delay_base_ms, 250);
+	assert_int_equal(c.guard_delay_max_ms, 10 * 1000);
+	assert_string_equal(c.guard_allow_networks, "10.0.0.0/8");
+	assert_string_equal(c.guard_redis, "127.0.0.1:6379");
+	assert_non_null(strstr(c.guard_state, "/state/guard.db"));
+}
+
+static void
+test_policy_guard_errors(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
+	    {"[policy]\nsender_check = lax\n", "expected strict, warn or off"},
+	    {"[policy]\ntrusted_networks = 10.0.0.0/33\n", "bad prefix length"},
+	    {"[policy]\ntrusted_networks = example.org\n",
+	        "not an address or prefix"},
+	    {"[policy]\nmessages_per_hour = many\n", "not a number"},
+	    {"[policy]\nmessage_window = 0\n", "longer than 0"},
+	    {"[policy]\nprivacy = sometimes\n", "not a boolean"},
+	    {"[policy]\nsender_login =\n", "empty"},
+	    {"[guard]\nban_time = forever\n", "not a duration"},
+	    {"[guard]\nallow_networks = 10.0.0.0/8 nope\n",
+	        "not an address or prefix"},
+	    {"[guard]\nredis = localhost\n", "expected host:port"},
+	    {"[guard]\nredis = localhost:0\n", "expected host:port"},
+	    {"[guard]\nbogus = 1\n", "unknown key"},
+	    {"[guard]\nmax_failures = 1\nmax_failures = 2\n", "set twice"},
+	};
+	struct config c;
+	char err[2048], text[1024];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		(void)snprintf(
+		    text, sizeof(text), "%s%s", minimal, cases[i].text);
+		err[0] = '\0';
+		if (load("pge.conf", text, &c, err, sizeof(err), NULL, 0) != -1)
+			fail_msg("case %zu accepted: %s", i, cases[i].text);
+		if (strstr(err, cases[i].want) == NULL)
+			fail_msg("case %zu: want '%s' in: %s", i, cases[i].want,
+			    err);
+	}
+}
+
 int
 main(void)
 {
@@ -701,6 +1247,16 @@ main(void)
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_small_error_buffer),
 	    cmocka_unit_test(test_crlf_and_comments),
+	    cmocka_unit_test(test_queue_and_relay),
+	    cmocka_unit_test(test_queue_and_relay_errors),
+	    cmocka_unit_test(test_ldap_dovecot),
+	    cmocka_unit_test(test_ldap_dovecot_errors),
+	    cmocka_unit_test(test_oauth_external),
+	    cmocka_unit_test(test_oauth_external_errors),
+	    cmocka_unit_test(test_passdb_chain_cache),
+	    cmocka_unit_test(test_passdb_chain_errors),
+	    cmocka_unit_test(test_policy_guard),
+	    cmocka_unit_test(test_policy_guard_errors),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -219,7 +219,7 @@ test_to_uint(void **state)
 	    {"99999999999999999999999", ~0ULL, -1, 0},
 	    {"65535", 65535, 0, 65535},
 	    {"65536", 65535, -1, 0},
-	    {"2", 1, -1, 0},	/* a digit above max must not wrap max - d */
+	    {"2", 1, -1, 0}, /* a digit above max must not wrap max - d */
 	    {"9", 0, -1, 0},
 	    {"1", 1, 0, 1},
 	};

@@ -19,23 +19,23 @@
 #include "smtp/session.h"
 
 struct mock {
-	char		out[65536];
-	size_t		outlen;
-	int		closed;
-	int		starttls;
-	int		auth_started;
-	int		auth_steps;
-	int		auth_cancels;
-	char		auth_mech[32];
-	unsigned char	auth_data[1024];
-	size_t		auth_len;
-	int		auth_has_ir;
-	uint64_t	xid;
-	int		lookups;
-	char		lookup_addr[300];
-	int		commits;
-	char		body_path[64];
-	struct smtp_tx	*tx;
+	char out[65536];
+	size_t outlen;
+	int closed;
+	int starttls;
+	int auth_started;
+	int auth_steps;
+	int auth_cancels;
+	char auth_mech[32];
+	unsigned char auth_data[1024];
+	size_t auth_len;
+	int auth_has_ir;
+	uint64_t xid;
+	int lookups;
+	char lookup_addr[300];
+	int commits;
+	char body_path[64];
+	struct smtp_tx *tx;
 };
 
 static struct mock M;
@@ -43,8 +43,8 @@ static struct config cfg;
 static struct config_listener lst;
 static struct smtp_session S;
 static const struct smtp_mech_offer mechs[] = {
-	{ "PLAIN", SASL_F_PLAINTEXT | SASL_F_CLIENT_FIRST },
-	{ "LOGIN", SASL_F_PLAINTEXT | SASL_F_CLIENT_FIRST },
+    {"PLAIN", SASL_F_PLAINTEXT | SASL_F_CLIENT_FIRST},
+    {"LOGIN", SASL_F_PLAINTEXT | SASL_F_CLIENT_FIRST},
 };
 
 static void
@@ -72,8 +72,8 @@ m_starttls(void *arg)
 }
 
 static void
-m_auth_start(void *arg, uint64_t xid, const char *mech,
-    const unsigned char *ir, size_t irlen, int has_ir)
+m_auth_start(void *arg, uint64_t xid, const char *mech, const unsigned char *ir,
+    size_t irlen, int has_ir)
 {
 	(void)arg;
 	M.auth_started++;
@@ -150,20 +150,20 @@ m_space_ok(void *arg, unsigned long long need)
 }
 
 static const struct smtp_session_ops ops = {
-	.write = m_write,
-	.close = m_close,
-	.starttls = m_starttls,
-	.auth_start = m_auth_start,
-	.auth_step = m_auth_step,
-	.auth_cancel = m_auth_cancel,
-	.rcpt_lookup = m_rcpt_lookup,
-	.body_open = m_body_open,
-	.commit = m_commit,
-	.space_ok = m_space_ok,
-	.delay = m_delay,
+    .write = m_write,
+    .close = m_close,
+    .starttls = m_starttls,
+    .auth_start = m_auth_start,
+    .auth_step = m_auth_step,
+    .auth_cancel = m_auth_cancel,
+    .rcpt_lookup = m_rcpt_lookup,
+    .body_open = m_body_open,
+    .commit = m_commit,
+    .space_ok = m_space_ok,
+    .delay = m_delay,
 };
 
-static int live;	/* S holds a session to free */
+static int live; /* S holds a session to free */
 
 static int
 teardown(void **st)
@@ -183,8 +183,8 @@ start(enum listener_tls tls, enum listener_auth auth, int tls_now)
 	memset(&M, 0, sizeof(M));
 	config_defaults(&cfg);
 	snprintf(cfg.hostname, sizeof(cfg.hostname), "mx.example.test");
-	snprintf(cfg.local_domains[0], sizeof(cfg.local_domains[0]),
-	    "example.test");
+	snprintf(
+	    cfg.local_domains[0], sizeof(cfg.local_domains[0]), "example.test");
 	cfg.nlocal_domains = 1;
 	snprintf(cfg.maildir, sizeof(cfg.maildir), "/var/mail/%%d/%%n");
 	cfg.max_errors = 10;
@@ -193,12 +193,12 @@ start(enum listener_tls tls, enum listener_auth auth, int tls_now)
 	snprintf(lst.name, sizeof(lst.name), "test");
 	lst.tls = tls;
 	lst.auth = auth;
-	smtp_session_init(&S, 0x1234, &cfg, &lst, &ops, NULL, "192.0.2.1",
-	    "4242", tls_now);
+	smtp_session_init(
+	    &S, 0x1234, &cfg, &lst, &ops, NULL, "192.0.2.1", "4242", tls_now);
 	smtp_session_set_mechs(&S, mechs, 2);
 	if (tls_now)
-		smtp_session_tls_done(&S, 1, "TLSv1.3", "TLS_AES_128_GCM_SHA256",
-		    128);
+		smtp_session_tls_done(
+		    &S, 1, "TLSv1.3", "TLS_AES_128_GCM_SHA256", 128);
 	else
 		smtp_session_start(&S);
 }
@@ -234,8 +234,8 @@ login(void)
 	client_says("EHLO client.example\r\n");
 	client_says("AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=\r\n");
 	assert_int_equal(M.auth_started, before + 1);
-	assert_true(smtp_session_auth_done(&S, M.xid, PROTO_V_OK, NULL, 0,
-	    "alice@example.test"));
+	assert_true(smtp_session_auth_done(
+	    &S, M.xid, PROTO_V_OK, NULL, 0, "alice@example.test"));
 	expect("235 2.7.0");
 }
 
@@ -249,7 +249,7 @@ test_greeting_and_ehlo(void **st)
 	assert_non_null(strstr(M.out, "250-STARTTLS\r\n"));
 	assert_non_null(strstr(M.out, "250-PIPELINING\r\n"));
 	assert_non_null(strstr(M.out, "250-ENHANCEDSTATUSCODES\r\n"));
-	assert_null(strstr(M.out, "AUTH"));	/* plaintext mechs hidden */
+	assert_null(strstr(M.out, "AUTH")); /* plaintext mechs hidden */
 	expect("250 SMTPUTF8");
 	client_says("HELO client.example\r\n");
 	assert_string_equal(M.out, "250 mx.example.test\r\n");
@@ -261,10 +261,10 @@ test_auth_rules(void **st)
 	(void)st;
 	start(LISTENER_TLS_STARTTLS, LISTENER_AUTH_REQUIRED, 0);
 	client_says("AUTH PLAIN\r\n");
-	expect("503 5.5.1");		/* before EHLO */
+	expect("503 5.5.1"); /* before EHLO */
 	client_says("EHLO c\r\n");
 	client_says("AUTH PLAIN AHRlc3QAMTIzNA==\r\n");
-	expect("538 5.7.11");		/* before TLS */
+	expect("538 5.7.11"); /* before TLS */
 	client_says("MAIL FROM:<a@example.test>\r\n");
 	expect("530 5.7.0");
 
@@ -277,10 +277,10 @@ test_auth_rules(void **st)
 	client_says("AUTH PLAIN !!!!\r\n");
 	expect("501 5.5.2");
 	client_says("AUTH PLAIN\r\n");
-	assert_int_equal(M.outlen, 0);	/* the auth service speaks next */
+	assert_int_equal(M.outlen, 0); /* the auth service speaks next */
 	assert_int_equal(M.auth_has_ir, 0);
-	assert_true(smtp_session_auth_done(&S, M.xid, PROTO_V_CONTINUE,
-	    (const unsigned char *)"", 0, ""));
+	assert_true(smtp_session_auth_done(
+	    &S, M.xid, PROTO_V_CONTINUE, (const unsigned char *)"", 0, ""));
 	assert_string_equal(M.out, "334 \r\n");
 	client_says("*\r\n");
 	expect("501 5.7.0");
@@ -288,15 +288,16 @@ test_auth_rules(void **st)
 	client_says("AUTH PLAIN =\r\n");
 	assert_int_equal(M.auth_has_ir, 1);
 	assert_int_equal(M.auth_len, 0);
-	assert_true(smtp_session_auth_done(&S, M.xid, PROTO_V_FAIL, NULL, 0, ""));
+	assert_true(
+	    smtp_session_auth_done(&S, M.xid, PROTO_V_FAIL, NULL, 0, ""));
 	expect("535 5.7.8");
 	client_says("AUTH LOGIN\r\n");
-	assert_true(smtp_session_auth_done(&S, M.xid, PROTO_V_TEMPFAIL, NULL, 0,
-	    ""));
+	assert_true(
+	    smtp_session_auth_done(&S, M.xid, PROTO_V_TEMPFAIL, NULL, 0, ""));
 	expect("454 4.7.0");
 	login();
 	client_says("AUTH PLAIN AHRlc3QAMTIzNA==\r\n");
-	expect("503 5.5.1");		/* already authenticated */
+	expect("503 5.5.1"); /* already authenticated */
 }
 
 static void
@@ -321,12 +322,12 @@ test_stale_answer_ignored(void **st)
 	client_says("EHLO c\r\n");
 	client_says("AUTH PLAIN\r\n");
 	old = M.xid;
-	assert_true(smtp_session_auth_done(&S, old, PROTO_V_CONTINUE,
-	    (const unsigned char *)"", 0, ""));
+	assert_true(smtp_session_auth_done(
+	    &S, old, PROTO_V_CONTINUE, (const unsigned char *)"", 0, ""));
 	client_says("*\r\n");
 	/* The auth service answers the cancelled exchange late: dropped. */
-	assert_false(smtp_session_auth_done(&S, old, PROTO_V_OK, NULL, 0,
-	    "mallory"));
+	assert_false(
+	    smtp_session_auth_done(&S, old, PROTO_V_OK, NULL, 0, "mallory"));
 	assert_int_equal(S.authenticated, 0);
 }
 
@@ -334,9 +335,9 @@ static void
 test_pipelined_waits(void **st)
 {
 	const char *p = "MAIL FROM:<alice@example.test>\r\n"
-			"RCPT TO:<bob@example.test>\r\n"
-			"RCPT TO:<carol@example.test>\r\n"
-			"DATA\r\n";
+	                "RCPT TO:<bob@example.test>\r\n"
+	                "RCPT TO:<carol@example.test>\r\n"
+	                "DATA\r\n";
 	size_t used;
 
 	(void)st;
@@ -345,14 +346,16 @@ test_pipelined_waits(void **st)
 	M.outlen = 0;
 	used = smtp_session_feed(&S, p, strlen(p));
 	/* Stops after the first RCPT: the lookup is outstanding. */
-	assert_int_equal(used, strlen("MAIL FROM:<alice@example.test>\r\n"
-				      "RCPT TO:<bob@example.test>\r\n"));
+	assert_int_equal(used,
+	    strlen("MAIL FROM:<alice@example.test>\r\n"
+	           "RCPT TO:<bob@example.test>\r\n"));
 	assert_string_equal(M.lookup_addr, "bob@example.test");
-	assert_true(smtp_session_rcpt_done(&S, M.xid, PROTO_RCPT_FOUND,
-	    "bob@example.test"));
+	assert_true(smtp_session_rcpt_done(
+	    &S, M.xid, PROTO_RCPT_FOUND, "bob@example.test"));
 	used += smtp_session_feed(&S, p + used, strlen(p) - used);
 	assert_string_equal(M.lookup_addr, "carol@example.test");
-	assert_true(smtp_session_rcpt_done(&S, M.xid, PROTO_RCPT_NOT_FOUND, ""));
+	assert_true(
+	    smtp_session_rcpt_done(&S, M.xid, PROTO_RCPT_NOT_FOUND, ""));
 	used += smtp_session_feed(&S, p + used, strlen(p) - used);
 	assert_int_equal(used, strlen(p));
 	assert_non_null(strstr(M.out, "250 2.1.0"));
@@ -384,8 +387,9 @@ test_relay_and_limits(void **st)
 	expect("554 5.7.1");
 	client_says("RCPT TO:<Postmaster>\r\n");
 	assert_string_equal(M.lookup_addr, "Postmaster@example.test");
-	assert_true(smtp_session_rcpt_done(&S, M.xid, PROTO_RCPT_NOT_FOUND, ""));
-	expect("250 2.1.5");	/* postmaster always exists */
+	assert_true(
+	    smtp_session_rcpt_done(&S, M.xid, PROTO_RCPT_NOT_FOUND, ""));
+	expect("250 2.1.5"); /* postmaster always exists */
 	for (i = 0; i < 2; i++) {
 		client_says("RCPT TO:<u@example.test>\r\n");
 		smtp_session_rcpt_done(&S, M.xid, PROTO_RCPT_FOUND,
@@ -394,7 +398,7 @@ test_relay_and_limits(void **st)
 	client_says("RCPT TO:<u@example.test>\r\n");
 	expect("452 4.5.3");
 	client_says("MAIL FROM:<x@remote.example>\r\n");
-	expect("503 5.5.1");	/* nested */
+	expect("503 5.5.1"); /* nested */
 	client_says("RSET\r\n");
 	expect("250 2.0.0");
 	client_says("DATA\r\n");
@@ -422,8 +426,8 @@ test_long_lines(void **st)
 	huge[sizeof(huge) - 2] = '\r';
 	huge[sizeof(huge) - 1] = '\n';
 	M.outlen = 0;
-	assert_int_equal(smtp_session_feed(&S, huge, sizeof(huge)),
-	    sizeof(huge));
+	assert_int_equal(
+	    smtp_session_feed(&S, huge, sizeof(huge)), sizeof(huge));
 	expect("500 5.5.6");
 	client_says("NOOP\r\n");
 	expect("250 2.0.0");
@@ -461,7 +465,7 @@ test_starttls_resets(void **st)
 	smtp_session_tls_done(&S, 1, "TLSv1.3", "TLS_AES_128_GCM_SHA256", 128);
 	assert_int_equal(S.state, SMTP_STATE_CONNECTED);
 	client_says("MAIL FROM:<a@example.test>\r\n");
-	expect("503 5.5.1");	/* EHLO again first */
+	expect("503 5.5.1"); /* EHLO again first */
 	client_says("EHLO c\r\n");
 	client_says("STARTTLS\r\n");
 	expect("503 5.5.1");
@@ -495,7 +499,7 @@ test_spool_full(void **st)
 	space = 1;
 	client_says("MAIL FROM:<alice@example.test>\r\n");
 	client_says("RCPT TO:<someone@remote.example>\r\n");
-	expect("250 2.1.5");	/* authenticated: relayed by the queue */
+	expect("250 2.1.5"); /* authenticated: relayed by the queue */
 	client_says("DATA\r\n");
 	client_says("hello\r\n.\r\n");
 	assert_int_equal(M.commits, 1);
@@ -520,18 +524,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_greeting_and_ehlo, teardown),
-		cmocka_unit_test_teardown(test_auth_rules, teardown),
-		cmocka_unit_test_teardown(test_auth_in_transaction, teardown),
-		cmocka_unit_test_teardown(test_stale_answer_ignored, teardown),
-		cmocka_unit_test_teardown(test_pipelined_waits, teardown),
-		cmocka_unit_test_teardown(test_relay_and_limits, teardown),
-		cmocka_unit_test_teardown(test_long_lines, teardown),
-		cmocka_unit_test_teardown(test_too_many_errors, teardown),
-		cmocka_unit_test_teardown(test_starttls_resets, teardown),
-		cmocka_unit_test_teardown(test_bare_lf_in_data, teardown),
-		cmocka_unit_test_teardown(test_spool_full, teardown),
-		cmocka_unit_test_teardown(test_shutdown, teardown),
+	    cmocka_unit_test_teardown(test_greeting_and_ehlo, teardown),
+	    cmocka_unit_test_teardown(test_auth_rules, teardown),
+	    cmocka_unit_test_teardown(test_auth_in_transaction, teardown),
+	    cmocka_unit_test_teardown(test_stale_answer_ignored, teardown),
+	    cmocka_unit_test_teardown(test_pipelined_waits, teardown),
+	    cmocka_unit_test_teardown(test_relay_and_limits, teardown),
+	    cmocka_unit_test_teardown(test_long_lines, teardown),
+	    cmocka_unit_test_teardown(test_too_many_errors, teardown),
+	    cmocka_unit_test_teardown(test_starttls_resets, teardown),
+	    cmocka_unit_test_teardown(test_bare_lf_in_data, teardown),
+	    cmocka_unit_test_teardown(test_spool_full, teardown),
+	    cmocka_unit_test_teardown(test_shutdown, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
