@@ -501,6 +501,92 @@ owned(struct guard_svc *g, const struct guard_svc_req *q,
 	return 0;
 }
 
+/*
+ * fixed_ok - the credential's fixed sender (if any) against one address;
+ * enforced whatever [policy] sender_check says: the operator pinned it.
+ * 1 = go on; 0 with the reply text in text.
+ */
+static int
+fixed_ok(const struct guard_svc_req *q, const char *what, const char *label,
+    const char *address, char *text, size_t textlen)
+{
+	const char *one[2];
+	char lq[300], aq[600], cq[200];
+
+	if (q->fixed_sender[0] == '\0')
+		return 1;
+	one[0] = q->fixed_sender;
+	one[1] = NULL;
+	if (sender_check(NULL, one, NULL, 0, address) != SENDER_DENIED)
+		return 1;
+	log_info("session=%s event=sender-mismatch check=%s login=%s "
+	         "credential=%s address=%s client=%s reason=fixed-sender "
+	         "action=refused",
+	    q->session, what, log_q(lq, sizeof(lq), q->login, (size_t)-1),
+	    log_q(cq, sizeof(cq), q->credential, (size_t)-1),
+	    log_q(aq, sizeof(aq), address[0] ? address : "<>", (size_t)-1),
+	    q->client);
+	if (address[0] == '\0')
+		snprintf(text, textlen,
+		    "Null sender <> not allowed for credential %.64s of "
+		    "user %.200s",
+		    q->credential, q->login);
+	else
+		snprintf(text, textlen,
+		    "%.16s address <%.180s> not allowed for credential %.64s "
+		    "of user %.180s",
+		    label, address, q->credential, q->login);
+	return 0;
+}
+
+/* cred_key - the rate counter of q's credential: login and label, apart from the login's own. */
+static void
+cred_key(const struct guard_svc_req *q, char *key, size_t keylen)
+{
+	/* \x1f: no login holds it, so no login's counter is shared; a
+	 * login near RL_LOGIN_MAX long shares it among its credentials */
+	if (snprintf(key, keylen, "%s\x1f%s", q->login, q->credential) >=
+	    (int)keylen)
+		key[keylen - 1] = '\0';
+}
+
+/* cred_rl_config - the windows of g, without containment: that is the login's. */
+static void
+cred_rl_config(const struct guard_svc *g, struct rl_config *c)
+{
+	*c = g->rlc;
+	c->hard_cap_factor = 0;
+}
+
+/* cred_mail_ok - a MAIL attempt against the credential's own cap; 0 = over (text set). */
+static int
+cred_mail_ok(struct guard_svc *g, const struct guard_svc_req *q, char *text,
+    size_t textlen)
+{
+	struct rl_config cc;
+	struct rl_limits lim = {q->cred_rate_cap, 0};
+	char key[RL_LOGIN_MAX], lq[300], cq[200];
+	uint32_t budget;
+	int newly;
+
+	if (q->credential[0] == '\0' || q->cred_rate_cap == 0)
+		return 1;
+	cred_rl_config(g, &cc);
+	cred_key(q, key, sizeof(key));
+	if (rl_mail(g->rl, &cc, &lim, key, now_s(), &budget, &newly) !=
+	    RL_OVER_MESSAGES)
+		return 1;
+	log_info("session=%s event=limit login=%s credential=%s "
+	         "reason=messages limit=%u",
+	    q->session, log_q(lq, sizeof(lq), q->login, (size_t)-1),
+	    log_q(cq, sizeof(cq), q->credential, (size_t)-1), q->cred_rate_cap);
+	snprintf(text, textlen,
+	    "Too many messages from credential %.64s of %.200s (limit %u per "
+	    "%us), try again later",
+	    q->credential, q->login, q->cred_rate_cap, cc.message_window_s);
+	return 0;
+}
+
 static void
 decide_mail(struct guard_svc *g, const struct guard_svc_req *q,
     const struct cred_result *r, guard_svc_cb *cb, void *arg)
@@ -511,7 +597,9 @@ decide_mail(struct guard_svc *g, const struct guard_svc_req *q,
 	int newly;
 	enum rl_verdict v;
 
-	if (!owned(g, q, r->senders, "mail-from", "Sender", q->mail_from, text,
+	if (!fixed_ok(
+	        q, "mail-from", "Sender", q->mail_from, text, sizeof(text)) ||
+	    !owned(g, q, r->senders, "mail-from", "Sender", q->mail_from, text,
 	        sizeof(text))) {
 		cb(arg, PROTO_P_REFUSE, 0, 0, text);
 		return;
@@ -555,6 +643,11 @@ decide_mail(struct guard_svc *g, const struct guard_svc_req *q,
 	}
 	case RL_OK:
 	default:
+		/* the credential's own cap, in addition to the login's */
+		if (!cred_mail_ok(g, q, text, sizeof(text))) {
+			cb(arg, PROTO_P_LIMIT, 0, 0, text);
+			return;
+		}
 		cb(arg, PROTO_P_OK, budget, 0, "");
 		return;
 	}
@@ -588,7 +681,24 @@ decide_data(struct guard_svc *g, const struct guard_svc_req *q,
 			return;
 		}
 	}
+	if (q->fixed_sender[0] != '\0' && q->header != PROTO_H_OK) {
+		/* a pinned sender that cannot be checked is not allowed */
+		log_info("session=%s event=sender-mismatch check=header "
+		         "reason=fixed-sender-unchecked action=refused",
+		    q->session);
+		cb(arg, PROTO_P_REFUSE, 0, 0,
+		    "From: or Sender: header could not be checked against "
+		    "the credential's sender");
+		return;
+	}
 	for (i = 0; i < q->naddrs; i++) {
+		if (!fixed_ok(q,
+		        q->addrs[i].sender ? "header-sender" : "header-from",
+		        q->addrs[i].sender ? "Sender:" : "From:",
+		        q->addrs[i].addr, text, sizeof(text))) {
+			cb(arg, PROTO_P_REFUSE, 0, 0, text);
+			return;
+		}
 		if (!owned(g, q, r->senders,
 		        q->addrs[i].sender ? "header-sender" : "header-from",
 		        q->addrs[i].sender ? "Sender:" : "From:",
@@ -599,6 +709,18 @@ decide_data(struct guard_svc *g, const struct guard_svc_req *q,
 	}
 	lim.messages = r->rate_cap > 0 ? r->rate_cap : g->rlc.messages_per_hour;
 	lim.recipients = g->rlc.recipients_per_day;
+	if (q->credential[0] != '\0' && q->cred_rate_cap > 0) {
+		struct rl_config cc;
+		struct rl_limits cl = {q->cred_rate_cap, 0};
+		char key[RL_LOGIN_MAX];
+		int cnewly;
+
+		/* count the message against the credential's own cap too */
+		cred_rl_config(g, &cc);
+		cred_key(q, key, sizeof(key));
+		(void)rl_accept(
+		    g->rl, &cc, &cl, key, q->nrcpts, now_s(), &cnewly);
+	}
 	if (rl_accept(g->rl, &g->rlc, &lim, q->login, q->nrcpts, now_s(),
 	        &newly) == RL_CONTAINED) {
 		if (newly)

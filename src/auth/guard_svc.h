@@ -64,6 +64,11 @@ struct guard_svc_req {
 	uint64_t size;
 	uint32_t nrcpts;
 	uint8_t header; /* enum proto_header (DATA) */
+	/* the session's app password / device credential (auth/credsess.h);
+	 * credential "" = the main password, no profile */
+	char credential[65];        /* labels are at most 64 */
+	char fixed_sender[257];     /* the only sender allowed; "" = any */
+	unsigned int cred_rate_cap; /* its messages per hour; 0 = none */
 	size_t naddrs;
 	struct {
 		int sender;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -20,6 +21,7 @@
 #include <event2/listener.h>
 
 #include "auth/certmap.h"
+#include "auth/credsess.h"
 #include "auth/oauth.h"
 #include "auth/guard_svc.h"
 #include "auth/passdb.h"
@@ -49,6 +51,7 @@ struct auth_service {
 	struct passdb *db;
 	struct oauth *oauth;     /* NULL: no [oauth] configured */
 	struct guard_svc *guard; /* delays, bans, sending policy */
+	struct credsess *sess;   /* credential profiles of live sessions */
 	struct evconnlistener *listener;
 	struct auth_conn *conns;
 	struct buf frame;
@@ -74,6 +77,10 @@ struct auth_xch {
 	unsigned char
 	    attempt[GUARD_HASH_LEN]; /* keyed hash, never the password */
 	int have_attempt;
+	/* the app password / device credential that matched, if one did */
+	int have_cred;
+	int cred_tls_floor; /* relaxed TLS minimum it grants; 0 = none */
+	struct credsess_profile cred;
 };
 
 struct auth_conn {
@@ -326,12 +333,70 @@ delay_cb(evutil_socket_t fd, short what, void *arg)
 
 static void passdb_answer(const struct cred_result *r, void *arg);
 
+/* keep_profile - what the session must obey if r's credential logs it in. */
+static void
+keep_profile(struct auth_xch *e, const struct cred_result *r)
+{
+	e->have_cred = 0;
+	e->cred_tls_floor = 0;
+	memset(&e->cred, 0, sizeof(e->cred));
+	if (r->status != PASSDB_OK || !(r->flags & CRED_APP_PASSWORD))
+		return;
+	e->have_cred = 1;
+	e->cred_tls_floor = r->tls_floor > 0 ? r->tls_floor : 0;
+	str_copy(e->cred.credential,
+	    r->credential != NULL ? r->credential : "-",
+	    sizeof(e->cred.credential));
+	if (r->fixed_sender != NULL)
+		str_copy(e->cred.fixed_sender, r->fixed_sender,
+		    sizeof(e->cred.fixed_sender));
+	e->cred.rate_cap = r->rate_cap;
+}
+
+/*
+ * session_login - a login succeeds: check the TLS floor and remember the
+ * credential's profile for the session's MAIL and DATA checks. 0 = go on;
+ * -1 with x->error/x->reason set (refused) or *tempfail_r set.
+ */
+static int
+session_login(struct auth_xch *e, int *tempfail_r)
+{
+	struct auth_service *svc = e->ac->svc;
+	struct sasl_exchange *x = e->x;
+
+	*tempfail_r = 0;
+	/* Below [tls] min_version (a legacy_tls listener): only a
+	 * credential granted the relaxed floor may log in. */
+	if (x->conn.tls &&
+	    !credsess_tls_allowed(x->conn.tls_version,
+	        svc->cfg->tls_min_version,
+	        e->have_cred ? e->cred_tls_floor : 0)) {
+		x->error = SASL_ERR_DISABLED;
+		x->reason = "tls-floor";
+		return -1;
+	}
+	if (!e->have_cred ||
+	    (e->cred.fixed_sender[0] == '\0' && e->cred.rate_cap == 0)) {
+		credsess_del(svc->sess, e->ac, e->session);
+		return 0;
+	}
+	if (credsess_put(svc->sess, e->ac, e->session, &e->cred,
+	        (int64_t)time(NULL)) == -1) {
+		log_warn("session=%s event=credential-sessions-full max=%d",
+		    e->session, CREDSESS_MAX);
+		*tempfail_r = 1;
+		return -1;
+	}
+	return 0;
+}
+
 /* handle_status - act on what a mechanism step returned. */
 static void
 handle_status(struct auth_xch *e, enum sasl_status st)
 {
 	struct auth_service *svc = e->ac->svc;
 	struct sasl_exchange *x = e->x;
+	int tempfail;
 
 	switch (st) {
 	case SASL_CONTINUE:
@@ -396,6 +461,16 @@ handle_status(struct auth_xch *e, enum sasl_status st)
 			x->reason = "contained";
 			break;
 		}
+		if (session_login(e, &tempfail) == -1) {
+			if (!tempfail)
+				break;
+			svc->tempfailed++;
+			audit(e, "tempfail", "credential-sessions");
+			send_result(e, PROTO_V_TEMPFAIL, NULL, 0, "",
+			    "credential-sessions");
+			xch_free(e);
+			return;
+		}
 		svc->ok++;
 		audit(e, "ok", "-");
 		send_result(
@@ -458,6 +533,7 @@ passdb_answer(const struct cred_result *r, void *arg)
 		xch_free(e);
 		return;
 	}
+	keep_profile(e, r);
 	buf_reset(&e->out);
 	st = sasl_exchange_resume(e->x, r, &e->out);
 	handle_status(e, st);
@@ -727,6 +803,18 @@ on_policy(struct auth_conn *ac, struct msg_reader *r, int data)
 		    data ? "data-check" : "mail-check");
 		goto out;
 	}
+	{
+		const struct credsess_profile *cp = credsess_get(
+		    ac->svc->sess, ac, req->session, (int64_t)time(NULL));
+
+		if (cp != NULL) {
+			str_copy(req->credential, cp->credential,
+			    sizeof(req->credential));
+			str_copy(req->fixed_sender, cp->fixed_sender,
+			    sizeof(req->fixed_sender));
+			req->cred_rate_cap = cp->rate_cap;
+		}
+	}
 	q->ac = ac;
 	ac->refs++;
 	if (data)
@@ -738,6 +826,20 @@ on_policy(struct auth_conn *ac, struct msg_reader *r, int data)
 out:
 	free(req);
 	free(q);
+}
+
+/* on_session_end - the worker closed a session: forget its credential. */
+static void
+on_session_end(struct auth_conn *ac, struct msg_reader *r)
+{
+	char session[20];
+
+	msg_get_str(r, session, sizeof(session));
+	if (msg_end(r) == -1) {
+		log_err("event=ipc-error type=session-end reason=malformed");
+		return;
+	}
+	credsess_del(ac->svc->sess, ac, session);
 }
 
 static void
@@ -792,6 +894,7 @@ conn_gone(struct auth_conn *ac)
 		return;
 	bufferevent_free(ac->bev);
 	ac->bev = NULL;
+	credsess_drop_conn(ac->svc->sess, ac);
 	/* The connection's own reference keeps ac alive through the loop. */
 	for (i = 0; i < XCH_BUCKETS; i++) {
 		for (e = ac->xs[i]; e != NULL; e = next) {
@@ -849,6 +952,9 @@ read_cb(struct bufferevent *bev, void *arg)
 			break;
 		case PROTO_DATA_CHECK:
 			on_policy(ac, &r, 1);
+			break;
+		case PROTO_SESSION_END:
+			on_session_end(ac, &r);
 			break;
 		default:
 			log_err("event=ipc-error reason=unknown-type type=%u",
@@ -985,6 +1091,9 @@ auth_service_main(struct config *cfg, int listen_fd)
 	svc->base = event_base_new();
 	if (svc->base == NULL)
 		fatal("event_base_new failed");
+	svc->sess = credsess_new(CREDSESS_MAX, CREDSESS_IDLE_S);
+	if (svc->sess == NULL)
+		fatal("out of memory");
 	svc->pool = workpool_new(svc->base, cfg->auth_threads, 4096);
 	if (svc->pool == NULL)
 		fatal("cannot start the auth thread pool");
@@ -1038,6 +1147,7 @@ auth_service_main(struct config *cfg, int listen_fd)
 	oauth_free(
 	    svc->oauth); /* after the pool: introspection answers use it */
 	passdb_close(svc->db);
+	credsess_free(svc->sess);
 	buf_free(&svc->frame);
 	event_base_free(svc->base);
 	free(svc->cfg);

@@ -175,6 +175,10 @@ print_listener(const struct config *c, const struct config_listener *l)
 			printf("  note: tls = none: PLAIN/LOGIN are never "
 			       "offered here (plaintext_auth = no)\n");
 	}
+	if (l->legacy_tls)
+		printf("  note: legacy_tls = yes: TLS 1.0/1.1 handshakes are "
+		       "accepted; only credentials granted a TLS floor may "
+		       "log in over them\n");
 	if (l->tls == LISTENER_TLS_NONE &&
 	    (has_mech(mechs, "SCRAM-SHA-1-PLUS") ||
 	        has_mech(mechs, "SCRAM-SHA-256-PLUS")))

@@ -1628,6 +1628,8 @@ listener_set(struct cfg_parser *p, const char *key, const char *value)
 	}
 	if (strcmp(key, "plaintext_auth") == 0)
 		return set_bool(p, value, &l->plaintext_without_tls);
+	if (strcmp(key, "legacy_tls") == 0)
+		return set_bool(p, value, &l->legacy_tls);
 	if (strcmp(key, "client_certificates") == 0) {
 		if (ieq(value, "none"))
 			l->client_certs = LISTENER_CERT_NONE;
@@ -1716,6 +1718,7 @@ static const struct cfg_key keys[] = {
     {CFG_SEC_LISTENER, "tls", listener_set},
     {CFG_SEC_LISTENER, "auth", listener_set},
     {CFG_SEC_LISTENER, "plaintext_auth", listener_set},
+    {CFG_SEC_LISTENER, "legacy_tls", listener_set},
     {CFG_SEC_LISTENER, "client_certificates", listener_set},
     {CFG_SEC_LISTENER, "mechanisms", listener_set},
     {CFG_SEC_LDAP, "uri", ldap_set},
@@ -2243,6 +2246,14 @@ validate(struct cfg_parser *p)
 			                           : l->line,
 			    "listener '%s': client_certificates needs TLS and "
 			    "[tls] client_ca",
+			    l->name);
+		k = key_index(CFG_SEC_LISTENER, "legacy_tls");
+		if (l->legacy_tls && l->tls == LISTENER_TLS_NONE)
+			cfg_error(p,
+			    p->seen[1 + i][k] != 0 ? p->seen[1 + i][k]
+			                           : l->line,
+			    "listener '%s': legacy_tls needs tls = starttls "
+			    "or implicit",
 			    l->name);
 		k = key_index(CFG_SEC_LISTENER, "tls");
 		if (l->tls != LISTENER_TLS_NONE && !p->bad[1 + i][k] &&

@@ -83,6 +83,7 @@ struct config_listener {
 	int plaintext_without_tls;       /* allow PLAIN/LOGIN before TLS */
 	enum listener_cert client_certs; /* for SASL EXTERNAL */
 	char mechanisms[512];            /* "" = [auth] mechanisms */
+	int legacy_tls; /* accept TLS 1.0/1.1 handshakes (granted devices) */
 };
 
 struct config {

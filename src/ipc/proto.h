@@ -31,6 +31,8 @@ enum proto_type {
 				 * u8 header (enum proto_header), u32 n,
 				 * n x (u8 is_sender, str address): the
 				 * header From:/Sender: addresses, after DATA */
+	PROTO_SESSION_END = 7, /* str session: an authenticated session
+				 * closed (its credential profile goes) */
 
 	/* auth -> worker */
 	PROTO_AUTH_RESULT =

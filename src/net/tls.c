@@ -111,6 +111,13 @@ fail:
 }
 
 void
+tls_legacy(SSL *ssl)
+{
+	(void)SSL_set_min_proto_version(ssl, TLS1_VERSION);
+	SSL_set_security_level(ssl, 0);
+}
+
+void
 tls_get_info(SSL *ssl, struct tls_info *out)
 {
 	const SSL_CIPHER *cipher;

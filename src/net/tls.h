@@ -47,6 +47,14 @@ void tls_client_verify(SSL *ssl, int mode);
  */
 size_t tls_client_identity(SSL *ssl, char *out, size_t outlen);
 
+/*
+ * tls_legacy - let ssl (a server-side connection of a legacy_tls listener)
+ * accept TLS 1.0 and 1.1 handshakes: the floor, and OpenSSL 3's security
+ * level 0 (SHA-1 handshakes). Who may log in over them is the auth
+ * service's decision (a credential granted the relaxed floor).
+ */
+void tls_legacy(SSL *ssl);
+
 /* tls_errors - drain OpenSSL's error queue into buf as one line; returns buf. */
 const char *tls_errors(char *buf, size_t len);
 

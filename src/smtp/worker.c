@@ -1133,6 +1133,8 @@ conn_start_tls(struct conn *c)
 		return;
 	}
 	tls_client_verify(ssl, c->s.listener->client_certs);
+	if (c->s.listener->legacy_tls)
+		tls_legacy(ssl);
 	/* The plaintext bufferevent does not own the socket; the TLS one
 	 * does. Its input was drained: only the handshake follows. */
 	bufferevent_free(c->bev);
@@ -1262,6 +1264,12 @@ conn_free(struct conn *c)
 		        c->s.tx->id) < (int)sizeof(path))
 			unlink(path);
 	}
+	if (w->auth != NULL && c->s.login[0] != '\0') {
+		/* the auth service forgets the session's credential profile */
+		msg_begin(&w->frame, PROTO_SESSION_END);
+		msg_put_str(&w->frame, c->s.idstr);
+		(void)auth_send(w);
+	}
 	smtp_session_free(&c->s);
 	conn_remove(w, c);
 	if (c->bev != NULL)
@@ -1390,6 +1398,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		if (c->ssl == NULL)
 			goto fail;
 		tls_client_verify(c->ssl, cl->client_certs);
+		if (cl->legacy_tls)
+			tls_legacy(c->ssl);
 		c->bev = bufferevent_openssl_socket_new(w->base, fd, c->ssl,
 		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 		if (c->bev == NULL) {
