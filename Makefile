@@ -5,7 +5,7 @@
 #   make run        build, create a dev instance in var/dev (once), serve it
 #   make check      sanitizer build + unit + fuzz-regress + integration tests
 #   make install    meson install (honours DESTDIR=...)
-#   make lint       clang-format and cppcheck (scripts/lint)
+#   make lint       clang-format, cppcheck and clang-tidy (scripts/lint)
 #   make fuzz       libFuzzer targets with clang into build-fuzz/
 #   make clean      remove the build directories
 

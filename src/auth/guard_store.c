@@ -303,13 +303,12 @@ guard_store_take_requests(
 	sqlite3_stmt *s;
 	size_t n = 0;
 	long long last = 0;
-	int rc;
 
 	if (sqlite3_prepare_v2(st->db,
 	        "SELECT id, arg FROM requests WHERE op = 'unban' ORDER BY id",
 	        -1, &s, NULL) != SQLITE_OK)
 		return -1;
-	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while (n < max && sqlite3_step(s) == SQLITE_ROW) {
 		const char *a = (const char *)sqlite3_column_text(s, 1);
 
 		last = sqlite3_column_int64(s, 0);

@@ -203,23 +203,31 @@ dv_timeout(evutil_socket_t fd, short what, void *arg)
 		 * static analysers cannot parse */
 		if (silent.tv_sec > dp->timeout.tv_sec ||
 		    (silent.tv_sec == dp->timeout.tv_sec &&
-			silent.tv_usec >= dp->timeout.tv_usec))
+		        silent.tv_usec >= dp->timeout.tv_usec))
 			dv_fail(c, "does not answer");
 	}
 }
 
-/* dv_find - the request with id, unlinked; NULL if it timed out meanwhile. */
+/*
+ * dv_find - the request with id, unlinked; NULL if it timed out meanwhile.
+ * It unlinks from c's list, the one it searched, rather than through
+ * q->conn (the same list, but not provably so to a static analyser).
+ */
 static struct dv_req *
 dv_find(struct dv_conn *c, unsigned int id)
 {
-	struct dv_req *q;
+	struct dv_req **pp, *q;
 
-	for (q = c->head; q != NULL; q = q->next)
-		if (q->id == id && q->sent)
-			break;
-	if (q != NULL)
-		dv_unlink(q);
-	return q;
+	for (pp = &c->head; *pp != NULL; pp = &(*pp)->next) {
+		q = *pp;
+		if (q->id == id && q->sent) {
+			*pp = q->next;
+			q->next = NULL;
+			c->nreqs--;
+			return q;
+		}
+	}
+	return NULL;
 }
 
 /* dv_result - a reply to a request: map it to a passdb answer. */

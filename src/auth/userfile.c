@@ -378,7 +378,7 @@ token_key_is(const char *t, size_t n, const char *key)
 int
 userfile_set_field(struct userfile_line *l, const char *key, const char *value)
 {
-	const char *rest = l->rest != NULL ? l->rest : "", *p = rest, *e;
+	const char *rest = l->rest != NULL ? l->rest : "", *p, *e;
 	size_t cap, head, n, i;
 	char *out;
 	int colons = 0;

@@ -31,8 +31,16 @@ parent_of(pid_t pid)
 	if (fgets(line, sizeof(line), f) != NULL) {
 		/* "pid (comm) S ppid ..."; comm may hold spaces and ')' */
 		rp = strrchr(line, ')');
-		if (rp != NULL && sscanf(rp + 1, " %*c %ld", &ppid) != 1)
-			ppid = -1;
+		if (rp != NULL) {
+			char *end;
+
+			rp += 1 + strspn(rp + 1, " "); /* the state letter */
+			if (*rp != '\0')
+				rp++;
+			ppid = strtol(rp, &end, 10);
+			if (end == rp)
+				ppid = -1;
+		}
 	}
 	(void)fclose(f);
 	return (pid_t)ppid;

@@ -150,7 +150,7 @@ cli_guard(int argc, char **argv)
 	struct config *c;
 	struct guard_store *st;
 	char err[4096], path[4096];
-	int ch, rc;
+	int ch, rc, unban;
 
 	if (argc >= 2 &&
 	    (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
@@ -181,8 +181,8 @@ cli_guard(int argc, char **argv)
 	}
 	if (optind < argc)
 		arg = argv[optind++];
-	if (conf == NULL || optind != argc ||
-	    (strcmp(verb, "unban") == 0) != (arg != NULL) ||
+	unban = strcmp(verb, "unban") == 0;
+	if (conf == NULL || optind != argc || unban != (arg != NULL) ||
 	    (arg != NULL &&
 	        (arg[0] == '\0' || strlen(arg) >= GUARD_LOGIN_MAX))) {
 		fprintf(stderr, "postern guard: %s\n",
@@ -212,7 +212,8 @@ cli_guard(int argc, char **argv)
 		fprintf(stderr, "postern guard: %s\n", err);
 		return CLI_EXIT_RUNTIME;
 	}
-	rc = strcmp(verb, "list") == 0 ? cmd_list(st) : cmd_unban(st, arg);
+	/* verb is "list" or "unban", and arg is set exactly for "unban" */
+	rc = unban ? cmd_unban(st, arg) : cmd_list(st);
 	guard_store_close(st);
 	return rc;
 }

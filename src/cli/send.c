@@ -563,14 +563,14 @@ cli_send(int argc, char **argv)
 	if (cred == NULL && token_cmd == NULL && have_acct &&
 	    acct.oauth2_token_command[0] != '\0')
 		token_cmd = acct.oauth2_token_command;
-	if (cred == NULL && token_cmd == NULL &&
-	    getenv("POSTERN_OAUTH2_TOKEN") != NULL &&
-	    getenv("POSTERN_OAUTH2_TOKEN")[0] != '\0') {
+	if (cred == NULL && token_cmd == NULL) {
 		const char *t = getenv("POSTERN_OAUTH2_TOKEN");
 
-		cred = secret_new(t, strlen(t));
-		if (cred == NULL)
-			goto out;
+		if (t != NULL && t[0] != '\0') {
+			cred = secret_new(t, strlen(t));
+			if (cred == NULL)
+				goto out;
+		}
 	}
 	if (cred == NULL && token_cmd != NULL) {
 		cred = submit_run_command(token_cmd, err, sizeof(err));

@@ -90,6 +90,8 @@ log_vwrite(enum log_level lvl, const char *fmt, va_list ap)
 	len = hdr + (size_t)n;
 	if (len > sizeof(line) - 2) {
 		len = sizeof(line) - 2;
+		/* line is counted by len, never a C string
+		 * NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
 		memcpy(line + len - 3, "...", 3);
 	}
 	for (i = hdr; i < len; i++) {

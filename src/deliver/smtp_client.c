@@ -345,6 +345,8 @@ cmd(struct smtpc *c, const char *fmt, ...)
 		reply_set_local(&c->reply, 554, "5.3.0", "command too long");
 		return c->reply.code;
 	}
+	/* sent by length, never a C string
+	 * NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
 	memcpy(line + n, "\r\n", 2);
 	if (send_raw(c, line, (size_t)n + 2) == -1)
 		return -1;
@@ -1306,6 +1308,8 @@ smtpc_dot_end(struct smtpc_dot *d, char *out)
 	}
 	d->cr = 0;
 	d->bol = 1;
+	/* out is counted by the length returned, never a C string
+	 * NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
 	memcpy(out + o, ".\r\n", 3);
 	return o + 3;
 }

@@ -327,6 +327,39 @@ signal_children(struct master *m, enum child_kind kind, int sig)
 			kill(m->children[i].pid, sig);
 }
 
+/*
+ * listeners_differ - 1 if a's and b's listener settings differ. Member by
+ * member: memcmp would also see padding, the bytes after each string's
+ * NUL, and `line`, which moves when the file is edited above a section.
+ */
+static int
+listeners_differ(const struct config *a, const struct config *b)
+{
+	const struct config_listener *x, *y;
+	size_t i, j;
+
+	if (a->nlisteners != b->nlisteners)
+		return 1;
+	for (i = 0; i < a->nlisteners; i++) {
+		x = &a->listeners[i];
+		y = &b->listeners[i];
+		if (strcmp(x->name, y->name) != 0 || x->naddrs != y->naddrs ||
+		    x->tls != y->tls || x->auth != y->auth ||
+		    x->plaintext_without_tls != y->plaintext_without_tls ||
+		    x->client_certs != y->client_certs ||
+		    strcmp(x->mechanisms, y->mechanisms) != 0)
+			return 1;
+		for (j = 0; j < x->naddrs && j < CONFIG_MAX_ADDRS; j++) {
+			/* zero-filled by config_parse_hostport */
+			if (x->addrs[j].len != y->addrs[j].len ||
+			    memcmp(&x->addrs[j].ss, &y->addrs[j].ss,
+			        x->addrs[j].len) != 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 static void
 reload(struct master *m)
 {
@@ -340,9 +373,7 @@ reload(struct master *m)
 		free(nc);
 		return;
 	}
-	if (nc->nlisteners != m->cfg->nlisteners ||
-	    memcmp(nc->listeners, m->cfg->listeners, sizeof(nc->listeners)) !=
-	        0)
+	if (listeners_differ(nc, m->cfg))
 		log_warn("event=reload note=\"listener changes take effect at "
 		         "the next restart\"");
 	/* Keep the listeners we bound; take everything else. */

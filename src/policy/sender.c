@@ -235,7 +235,8 @@ sender_map_parse(const char *text, size_t len, char *err, size_t errlen)
 		}
 		m->n++;
 	}
-	qsort(m->v, m->n, sizeof(*m->v), entry_cmp);
+	if (m->n > 0) /* an empty map has m->v == NULL: not for qsort */
+		qsort(m->v, m->n, sizeof(*m->v), entry_cmp);
 	for (off = 1; off < m->n; off++) {
 		if (strcmp(m->v[off - 1].address, m->v[off].address) == 0) {
 			char what[FIELD_MAX + 32];
@@ -299,6 +300,8 @@ map_find(const struct sender_map *m, const char *key)
 {
 	struct sender_entry probe;
 
+	if (m->n == 0) /* m->v is NULL: not for bsearch */
+		return NULL;
 	probe.address = (char *)(uintptr_t)key;
 	probe.logins = NULL;
 	return bsearch(&probe, m->v, m->n, sizeof(*m->v), entry_cmp);

@@ -62,11 +62,12 @@ reply_va(struct smtp_session *s, int code, const char *esc, const char *fmt,
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 2, fmt, ap);
 	if (m < 0)
 		m = 0;
-	if ((size_t)(n + m) > sizeof(line) - 3)
+	/* widen before adding: n + m may overflow an int */
+	if ((size_t)n + (size_t)m > sizeof(line) - 3)
 		m = (int)(sizeof(line) - 3) - n;
 	line[n + m] = '\r';
 	line[n + m + 1] = '\n';
-	s->ops->write(s->ops_arg, line, (size_t)(n + m + 2));
+	s->ops->write(s->ops_arg, line, (size_t)n + (size_t)m + 2);
 }
 
 void
