@@ -520,34 +520,6 @@ tempfail:
 		    "passwd-file: cannot schedule a reply; request dropped");
 }
 
-/* split_stored - "{NAME}data" or a bare crypt string into scheme name and data. */
-static int
-split_stored(
-    const char *stored, char *name, size_t namelen, const char **data_r)
-{
-	const struct pw_scheme *s;
-	const char *end;
-	size_t n;
-
-	if (stored[0] == '{') {
-		end = strchr(stored + 1, '}');
-		if (end == NULL)
-			return -1;
-		n = (size_t)(end - stored - 1);
-		if (n == 0 || n >= namelen)
-			return -1;
-		memcpy(name, stored + 1, n);
-		name[n] = '\0';
-		*data_r = end + 1;
-		return 0;
-	}
-	s = pw_split(stored, data_r);
-	if (s == NULL)
-		return -1;
-	(void)str_copy(name, s->name, namelen);
-	return 0;
-}
-
 /*
  * pf_extra_cred - a credential kept in the extra fields beside the main
  * password: "scram-sha-256={SCRAM-SHA-256}4096,...", "scram-sha-1=...",
@@ -611,7 +583,7 @@ pf_lookup(struct passdb *db, const char *user, const char *scheme,
 		r.status = PASSDB_NO_USER;
 	else if (scheme == NULL)
 		r.status = PASSDB_NO_SCHEME;
-	else if (split_stored(u->password, name, sizeof(name), &data) == 0 &&
+	else if (pw_split_name(u->password, name, sizeof(name), &data) == 0 &&
 	    str_ieq(name, scheme))
 		dlen = strlen(data);
 	else if (pf_extra_cred(u->extra, scheme, &data, &dlen) == 0)

@@ -486,33 +486,6 @@ lp_free_stored(char *v[LP_MAX_PASSWORDS], size_t n)
 	}
 }
 
-/* lp_split - "{NAME}data" into name and data; 0 or -1. */
-static int
-lp_split(const char *stored, char *name, size_t namelen, const char **data_r)
-{
-	const struct pw_scheme *s;
-	const char *end;
-	size_t n;
-
-	if (stored[0] == '{') {
-		end = strchr(stored + 1, '}');
-		if (end == NULL)
-			return -1;
-		n = (size_t)(end - stored - 1);
-		if (n == 0 || n >= namelen)
-			return -1;
-		memcpy(name, stored + 1, n);
-		name[n] = '\0';
-		*data_r = end + 1;
-		return 0;
-	}
-	s = pw_split(stored, data_r);
-	if (s == NULL)
-		return -1;
-	(void)str_copy(name, s->name, namelen);
-	return 0;
-}
-
 /*
  * lp_run - one attempt of job j on connection c. Returns the LDAP code of
  * a failure that makes the answer TEMPFAIL, or LDAP_SUCCESS with j->status
@@ -549,7 +522,7 @@ lp_run(struct lp_priv *lp, struct lp_conn **cp, struct lp_job *j)
 		nstored = lp_stored(lp, c->ld, e, stored);
 		j->status = PASSDB_NO_SCHEME;
 		for (i = 0; i < nstored; i++) {
-			if (lp_split(stored[i], j->found_scheme,
+			if (pw_split_name(stored[i], j->found_scheme,
 			        sizeof(j->found_scheme), &data) < 0 ||
 			    !str_ieq(j->found_scheme, j->scheme))
 				continue;

@@ -305,3 +305,30 @@ pw_dummy_verify(const struct secret *plain)
 	if (ready)
 		(void)pw_scheme_argon2id.verify(p, dummy_hash);
 }
+
+int
+pw_split_name(
+    const char *stored, char *name, size_t namelen, const char **data_r)
+{
+	const struct pw_scheme *s;
+	const char *end;
+	size_t n;
+
+	if (stored[0] == '{') {
+		end = strchr(stored + 1, '}');
+		if (end == NULL)
+			return -1;
+		n = (size_t)(end - stored - 1);
+		if (n == 0 || n >= namelen)
+			return -1;
+		memcpy(name, stored + 1, n);
+		name[n] = '\0';
+		*data_r = end + 1;
+		return 0;
+	}
+	s = pw_split(stored, data_r);
+	if (s == NULL)
+		return -1;
+	(void)str_copy(name, s->name, namelen);
+	return 0;
+}

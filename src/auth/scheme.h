@@ -31,6 +31,14 @@ const struct pw_scheme *pw_scheme_find(const char *name);
  */
 const struct pw_scheme *pw_split(const char *stored, const char **data_r);
 
+/*
+ * pw_split_name - like pw_split, but a "{NAME}" prefix need not be a scheme
+ * we know (SCRAM records, CRAM-MD5 contexts): the name is copied into name.
+ * 0 with *data_r set, or -1.
+ */
+int pw_split_name(
+    const char *stored, char *name, size_t namelen, const char **data_r);
+
 /* pw_verify - 1 match, 0 mismatch, -1 unknown scheme/malformed. Constant time in the secret. */
 int pw_verify(const struct secret *plain, const char *stored);
 
