@@ -9,7 +9,7 @@
 static const struct cli_command commands[] = {
     {"serve", "run the server in the foreground", cli_serve},
     {"init", "create a complete instance in a directory", cli_init},
-    {"user", "manage users: add, passwd, del, list", cli_user},
+    {"user", "users: add passwd del list show disable enable app", cli_user},
     {"queue", "the mail queue: list, show, flush, delete, hold, release",
         cli_queue},
     {"check", "validate a configuration file", cli_check},
