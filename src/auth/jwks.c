@@ -38,6 +38,28 @@ b64_member(const json_t *o, const char *name, unsigned char *out, size_t max)
 	    json_string_value(v), json_string_length(v), out, max);
 }
 
+/*
+ * coord_member - an EC coordinate of exactly len octets. RFC 7518 §6.2.1.2
+ * wants the full length, but widespread JOSE libraries (PyJWT before 2.7,
+ * among others) drop leading zero octets; left-padding restores the same
+ * number, so accept 1..len octets. 0, or -1.
+ */
+static int
+coord_member(const json_t *o, const char *name, unsigned char *out, size_t len)
+{
+	unsigned char tmp[66];
+	long n;
+
+	if (len > sizeof(tmp))
+		return -1;
+	n = b64_member(o, name, tmp, len);
+	if (n <= 0 || (size_t)n > len)
+		return -1;
+	memset(out, 0, len - (size_t)n);
+	memcpy(out + (len - (size_t)n), tmp, (size_t)n);
+	return 0;
+}
+
 /* from_params - EVP_PKEY of type name from what bld holds; NULL on failure. */
 static EVP_PKEY *
 from_params(const char *name, OSSL_PARAM_BLD *bld)
@@ -98,8 +120,8 @@ ec_key(const json_t *k, const char **why)
 
 	*why = "bad P-256 point";
 	pub[0] = 0x04; /* SEC 1 uncompressed point: 04 || x || y */
-	if (bld == NULL || b64_member(k, "x", pub + 1, 32) != 32 ||
-	    b64_member(k, "y", pub + 33, 32) != 32 ||
+	if (bld == NULL || coord_member(k, "x", pub + 1, 32) == -1 ||
+	    coord_member(k, "y", pub + 33, 32) == -1 ||
 	    OSSL_PARAM_BLD_push_utf8_string(
 	        bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) != 1 ||
 	    OSSL_PARAM_BLD_push_octet_string(

@@ -16,6 +16,7 @@
 #include <openssl/tls1.h>
 #include <openssl/x509.h>
 
+#include "auth/jwks.h"
 #include "auth/scheme.h"
 #include "cli/cli.h"
 #include "core/config.h"
@@ -285,6 +286,16 @@ cli_check(int argc, char **argv)
 		problems++;
 	}
 	problems += check_tls_files(conf, c);
+	if (c->oauth_jwks[0] != '\0') {
+		char why[512];
+		struct jwks *ks = jwks_load(c->oauth_jwks, why, sizeof(why));
+
+		if (ks == NULL) {
+			fprintf(stderr, "%s: [oauth] jwks: %s\n", conf, why);
+			problems++;
+		}
+		jwks_free(ks);
+	}
 	if (problems > 0) {
 		free(c);
 		return CLI_EXIT_USAGE;

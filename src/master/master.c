@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 
+#include "auth/jwks.h"
 #include "auth/service.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -415,6 +416,18 @@ master_run(struct config *cfg)
 		goto fail;
 	}
 	SSL_CTX_free(probe);
+	/* Likewise the JWKS: a file the auth service cannot load would make
+	 * it die at every restart while the workers take AUTH commands. */
+	if (cfg->oauth_jwks[0] != '\0') {
+		struct jwks *ks = jwks_load(cfg->oauth_jwks, err, sizeof(err));
+
+		if (ks == NULL) {
+			log_err("event=start-failed error=\"[oauth] jwks: %s\"",
+			    err);
+			goto fail;
+		}
+		jwks_free(ks);
+	}
 	if (snprintf(path, sizeof(path), "%s/tmp", cfg->spool) >=
 	        (int)sizeof(path) ||
 	    mkdir_p(cfg->spool, 0700) == -1 || mkdir_p(path, 0700) == -1) {

@@ -302,3 +302,59 @@ def test_curl_refused(oauth, tmp_path, mech, listener, scheme, kind):
     if mech == "OAUTHBEARER":
         assert "< 535 5.7.8" in err          # curl sends %x01, we end with 535
     assert not inst.find(tag)
+
+
+# --------------------------------------------------------------------------
+# Interoperability: short EC coordinates
+
+
+def test_jwks_with_short_ec_coordinate(postern, tmp_path):
+    """PyJWT before 2.7 (and other JOSE libraries) drop leading zero octets
+    from EC coordinates in the JWKs they publish, about one key in 128. RFC
+    7518 wants 32 octets; Postern pads them rather than refuse the whole
+    JWKS (which took the auth service down at start)."""
+    keys = Keys()
+    for _ in range(20000):
+        k = ec.generate_private_key(ec.SECP256R1())
+        if k.public_key().public_numbers().x < (1 << 248):
+            break
+    else:
+        pytest.skip("no key with a short x coordinate found")
+    keys.ec = k
+    jwks = json.loads(keys.jwks())
+    ec_jwk = [j for j in jwks["keys"] if j["kty"] == "EC"][0]
+    assert len(base64.urlsafe_b64decode(ec_jwk["x"] + "==")) < 32
+    inst = _new_instance(postern, tmp_path, start=False)
+    (inst.dir / "jwks.json").write_text(json.dumps(jwks))
+    inst.set("auth", "mechanisms", "PLAIN LOGIN OAUTHBEARER")
+    inst.set("oauth", "jwks", "jwks.json")
+    inst.set("oauth", "issuer", ISSUER)
+    inst.set("oauth", "audience", AUDIENCE)
+    inst.start()
+    try:
+        c = tls_client(inst)
+        r = c.cmd("AUTH OAUTHBEARER " + b64(oauthbearer_msg(keys.token(alg="ES256"))))
+        assert_reply(r, 235, "2.7.0")
+        c.quit()
+    finally:
+        problems = inst.stop()
+    assert problems == [], problems
+
+
+def test_broken_jwks_refused_at_start_and_by_check(postern, tmp_path):
+    """A JWKS the auth service cannot load: postern check says so (exit 2)
+    and postern serve refuses to start (exit 1) instead of running workers
+    whose AUTH commands nobody answers."""
+    inst = _new_instance(postern, tmp_path, start=False)
+    (inst.dir / "jwks.json").write_text(json.dumps({"keys": [
+        {"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "BBBB", "kid": "k"}]}))
+    inst.set("auth", "mechanisms", "PLAIN LOGIN OAUTHBEARER")
+    inst.set("oauth", "jwks", "jwks.json")
+    inst.set("oauth", "issuer", ISSUER)
+    inst.set("oauth", "audience", AUDIENCE)
+    cp = inst.cli("check", "-c", inst.conf)
+    assert cp.returncode == 2, cp.stderr
+    assert "[oauth] jwks" in cp.stderr
+    cp = inst.cli("serve", "-c", inst.conf, timeout=30)
+    assert cp.returncode == 1, cp.stderr
+    assert "start-failed" in cp.stderr
