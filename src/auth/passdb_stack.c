@@ -706,9 +706,20 @@ passdb_verify_req(struct passdb *db, const struct passdb_request *req,
 			log_err("passdb: cannot schedule a reply");
 		return;
 	}
-	if (db->cache != NULL && any_changed(db)) {
-		auth_cache_flush(db->cache);
-		log_info("event=auth-cache-flush reason=users-changed");
+	if (any_changed(db)) {
+		char err[256];
+
+		/* Re-read before answering: a driver that checks its file at
+		 * most once a second would otherwise verify against the old
+		 * users and the cache would keep that old verdict. */
+		if (db->driver->reload != NULL &&
+		    db->driver->reload(db, err, sizeof(err)) == -1)
+			log_warn(
+			    "event=passdb-reload result=failed error=%s", err);
+		if (db->cache != NULL) {
+			auth_cache_flush(db->cache);
+			log_info("event=auth-cache-flush reason=users-changed");
+		}
 	}
 	v = calloc(1, sizeof(*v));
 	if (v == NULL) {

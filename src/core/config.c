@@ -21,6 +21,7 @@
 #include <openssl/tls1.h>
 
 #include "core/config.h"
+#include "core/secret.h"
 #include "core/log.h"
 
 #define CONFIG_LINE_MAX   4096 /* longer lines are an error, not a truncation */
@@ -2339,4 +2340,15 @@ out:
 	rc = p->nerrors > 0 ? -1 : 0;
 	free(p);
 	return rc;
+}
+
+void
+config_drop_secrets(struct config *c)
+{
+	size_t i;
+
+	secret_wipe(c->relay_password, sizeof(c->relay_password));
+	for (i = 0; i < CONFIG_MAX_PASSDBS; i++)
+		secret_wipe(c->passdbs[i].arg, sizeof(c->passdbs[i].arg));
+	secret_wipe(c->passdb_path, sizeof(c->passdb_path));
 }

@@ -96,7 +96,7 @@ struct config {
 	char run_user[64];    /* drop privileges to this user; "" = stay */
 	int log_level;        /* enum log_level */
 	unsigned int workers; /* SMTP worker processes; 0 = one per core */
-	unsigned int max_connections;        /* per worker process */
+	unsigned int max_connections;        /* whole server (shared counter) */
 	unsigned int max_connections_per_ip; /* across the server */
 	unsigned long long max_message_size; /* octets, SIZE (RFC 1870) */
 	unsigned int max_recipients;         /* per message */
@@ -270,6 +270,13 @@ void config_defaults(struct config *c);
  * separated, at most errlen bytes) in err.
  */
 int config_load(const char *path, struct config *c, char *err, size_t errlen);
+
+/*
+ * config_drop_secrets - wipe what only the auth or queue service needs
+ * (the relay password, passdb arguments that may carry a conninfo
+ * password): the SMTP workers hold no secret (DESIGN §2).
+ */
+void config_drop_secrets(struct config *c);
 
 /* config_is_local_domain - 1 if domain (any case) is one of [delivery] local_domains. */
 int config_is_local_domain(const struct config *c, const char *domain);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -226,6 +227,9 @@ spawn(struct master *m, struct child *ch)
 	 * kill it (the default action); libevent replaces SIG_IGN. */
 	signal(SIGHUP, SIG_IGN);
 	sigprocmask(SIG_SETMASK, &m->oldmask, NULL);
+	/* No core dumps with keys or passwords in them, and no ptrace from
+	 * another process of the same user (a compromised worker). */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	signal(SIGCHLD, SIG_DFL);
 	copy = malloc(sizeof(*copy));
 	if (copy == NULL)

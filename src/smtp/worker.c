@@ -1503,6 +1503,7 @@ worker_reload(struct worker *w)
 		free(nc);
 		return;
 	}
+	config_drop_secrets(&nc->c);
 	/* Listening sockets belong to the master; their definitions stay. */
 	memcpy(nc->c.listeners, w->wc->c.listeners, sizeof(nc->c.listeners));
 	nc->c.nlisteners = w->wc->c.nlisteners;
@@ -1561,6 +1562,8 @@ smtp_worker_main(struct config *cfg, int index,
 		fatal("out of memory");
 	w->wc->c = *cfg;
 	w->wc->refs = 1;
+	config_drop_secrets(&w->wc->c);
+	config_drop_secrets(cfg);
 	free(cfg);
 	memcpy(w->auth_socket, auth_socket, sizeof(w->auth_socket));
 	buf_init(&w->frame, MSG_FRAME_MAX + MSG_HDR_LEN);

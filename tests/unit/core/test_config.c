@@ -1229,6 +1229,27 @@ test_policy_guard_errors(void **state)
 	}
 }
 
+/* The SMTP workers drop what only the auth and queue services need. */
+static void
+test_drop_secrets(void **state)
+{
+	struct config *c = calloc(1, sizeof(*c));
+
+	(void)state;
+	assert_non_null(c);
+	config_defaults(c);
+	snprintf(c->relay_password, sizeof(c->relay_password), "s3cret");
+	snprintf(c->passdbs[0].arg, sizeof(c->passdbs[0].arg),
+	    "host=db password=s3cret");
+	c->npassdbs = 1;
+	snprintf(c->passdb_path, sizeof(c->passdb_path), "password=s3cret");
+	config_drop_secrets(c);
+	assert_string_equal(c->relay_password, "");
+	assert_string_equal(c->passdbs[0].arg, "");
+	assert_string_equal(c->passdb_path, "");
+	free(c);
+}
+
 int
 main(void)
 {
@@ -1257,6 +1278,7 @@ main(void)
 	    cmocka_unit_test(test_passdb_chain_errors),
 	    cmocka_unit_test(test_policy_guard),
 	    cmocka_unit_test(test_policy_guard_errors),
+	    cmocka_unit_test(test_drop_secrets),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
