@@ -12,6 +12,7 @@
 
 #include "auth/scheme.h"
 #include "cli/cli.h"
+#include "cli/readline.h"
 #include "core/secret.h"
 
 #define PASSWORD_MAX 1024
@@ -30,40 +31,6 @@ usage(FILE *f)
 	    "  -h, --help   this text\n");
 }
 
-/* read_line - the first line of fd without CR/LF; length, or -1 (error or too long). */
-static long
-read_line(int fd, char *buf, size_t bufsize)
-{
-	size_t n = 0;
-	ssize_t r;
-	char ch;
-	int too_long = 0;
-
-	for (;;) {
-		r = read(fd, &ch, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0 || ch == '\n')
-			break;
-		if (n + 1 >= bufsize)
-			too_long = 1;
-		else
-			buf[n++] = ch;
-	}
-	secret_wipe(&ch, sizeof(ch));
-	if (n > 0 && buf[n - 1] == '\r')
-		n--;
-	buf[n] = '\0';
-	if (too_long) {
-		secret_wipe(buf, bufsize);
-		errno = EMSGSIZE;
-		return -1;
-	}
-	return (long)n;
-}
-
 /* read_password - from stdin, with echo off when stdin is a terminal. */
 static long
 read_password(char *buf, size_t bufsize)
@@ -74,13 +41,13 @@ read_password(char *buf, size_t bufsize)
 	int err;
 
 	if (!tty)
-		return read_line(STDIN_FILENO, buf, bufsize);
+		return cli_read_line(STDIN_FILENO, buf, bufsize);
 	t = saved;
 	t.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
 	fputs("Password: ", stderr);
 	(void)fflush(stderr);
 	(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
-	n = read_line(STDIN_FILENO, buf, bufsize);
+	n = cli_read_line(STDIN_FILENO, buf, bufsize);
 	err = errno;
 	(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
 	fputs("\n", stderr);

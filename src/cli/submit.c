@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/accounts.h"
+#include "cli/readline.h"
 #include "cli/submit.h"
 #include "core/secret.h"
 #include "core/str.h"
@@ -91,32 +92,18 @@ submit_read_fd_line(int fd, char *err, size_t errlen)
 {
 	struct secret *s;
 	char buf[SECRET_LINE_MAX];
-	size_t n = 0;
-	ssize_t r;
-	char ch;
+	long n = cli_read_line(fd, buf, sizeof(buf));
 
-	/* byte by byte: what follows the line stays for the caller */
-	for (;;) {
-		r = read(fd, &ch, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0 || ch == '\n')
-			break;
-		if (n + 1 >= sizeof(buf)) {
-			secret_wipe(buf, sizeof(buf));
-			snprintf(err, errlen, "line too long");
-			return NULL;
-		}
-		buf[n++] = ch;
+	if (n < 0) {
+		snprintf(err, errlen, "%s",
+		    errno == EMSGSIZE ? "line too long" : strerror(errno));
+		return NULL;
 	}
-	secret_wipe(&ch, sizeof(ch));
-	if (n > 0 && buf[n - 1] == '\r')
-		n--;
 	if (n == 0) {
 		snprintf(err, errlen, "empty");
 		return NULL;
 	}
-	s = secret_new(buf, n);
+	s = secret_new(buf, (size_t)n);
 	secret_wipe(buf, sizeof(buf));
 	if (s == NULL)
 		snprintf(err, errlen, "out of memory");

@@ -18,6 +18,7 @@
 #include "auth/scheme_scram.h"
 #include "auth/userfile.h"
 #include "cli/cli.h"
+#include "cli/readline.h"
 #include "cli/user_db.h"
 #include "core/config.h"
 #include "core/secret.h"
@@ -81,45 +82,6 @@ tty_restore_on_signal(int sig)
 	(void)raise(sig);
 }
 
-/*
- * read_line_fd - read one line from fd into buf (size bufsize) one byte at a
- * time, so nothing after the line is consumed or buffered. Strips CR/LF.
- * Returns the length, or -1 (error, or longer than bufsize - 1).
- */
-static long
-read_line_fd(int fd, char *buf, size_t bufsize)
-{
-	size_t n = 0;
-	ssize_t r;
-	char ch;
-	int too_long = 0;
-
-	for (;;) {
-		r = read(fd, &ch, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0 || ch == '\n')
-			break;
-		if (n + 1 >= bufsize) {
-			too_long = 1;
-			continue;
-		}
-		buf[n++] = ch;
-	}
-	secret_wipe(&ch, sizeof(ch));
-	if (n > 0 && buf[n - 1] == '\r')
-		n--;
-	buf[n] = '\0';
-	if (too_long) {
-		secret_wipe(buf, bufsize);
-		errno = EMSGSIZE;
-		return -1;
-	}
-	return (long)n;
-}
-
 /* tty_prompt - show prompt on fd and read a line with echo off. */
 static long
 tty_prompt(int fd, const char *prompt, char *buf, size_t bufsize)
@@ -148,7 +110,7 @@ tty_prompt(int fd, const char *prompt, char *buf, size_t bufsize)
 		n = -1;
 		saved = errno;
 	} else {
-		n = read_line_fd(fd, buf, bufsize);
+		n = cli_read_line(fd, buf, bufsize);
 		saved = errno;
 		(void)tcsetattr(fd, TCSAFLUSH, &tty_saved);
 		if (write(fd, "\n", 1) < 0) {
@@ -176,7 +138,7 @@ read_password(int from_stdin)
 	int fd;
 
 	if (from_stdin) {
-		n = read_line_fd(STDIN_FILENO, a, sizeof(a));
+		n = cli_read_line(STDIN_FILENO, a, sizeof(a));
 		if (n < 0) {
 			fprintf(stderr,
 			    "postern user: cannot read the password: %s\n",
