@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/str.h"
 #include "queue/route.h"
@@ -41,6 +42,8 @@ sched_free(struct sched *s)
 
 		for (; m != NULL; m = next) {
 			next = m->hnext;
+			if (m->body_fd >= 0)
+				(void)close(m->body_fd);
 			env_free(&m->env);
 			free(m);
 		}
@@ -78,6 +81,7 @@ sched_add(struct sched *s, struct envelope *env)
 	if (m == NULL)
 		return NULL;
 	m->env = *env;
+	m->body_fd = -1;
 	env_init(env);
 	h = hash_id(m->env.id);
 	m->hnext = s->table[h];
@@ -97,6 +101,8 @@ sched_remove(struct sched *s, struct qmsg *m)
 			s->nmsgs--;
 			break;
 		}
+	if (m->body_fd >= 0)
+		(void)close(m->body_fd);
 	env_free(&m->env);
 	free(m);
 }

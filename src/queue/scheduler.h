@@ -9,6 +9,7 @@
 #define POSTERN_QUEUE_SCHEDULER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "deliver/agent.h"
 #include "queue/envelope.h"
@@ -25,7 +26,13 @@ struct qmsg {
 	int delete_req;      /* postern queue delete while busy */
 	int hold_req;        /* 1 hold, -1 release, while busy */
 	int gone;            /* removed from the spool by the attempt */
-	struct qmsg *hnext;  /* hash chain */
+	/* From the journal (journal.h): its record, the body in a memfd. */
+	struct journal_seg *jseg; /* NULL: msg/ + env/ files */
+	uint64_t joff;
+	int body_fd;        /* -1 unless jseg; closed by sched_remove */
+	int jretired;       /* the attempt retired the record */
+	int jmoved;         /* the attempt moved it to msg/ + env/ */
+	struct qmsg *hnext; /* hash chain */
 };
 
 struct sched_dest {

@@ -37,6 +37,7 @@
 #include "queue/bounce.h"
 #include "queue/retry.h"
 #include "queue/scheduler.h"
+#include "queue/journal.h"
 #include "queue/service.h"
 #include "queue/spool.h"
 
@@ -44,6 +45,8 @@
 #define ORPHAN_MIN_AGE   600 /* a msg/ younger may be a commit in flight */
 #define CONTROL_LINE_MAX 256
 #define DSN_MAX          (BOUNCE_FULL_MAX + (1u << 20))
+#define INTAKE_MAX       1024 /* journal records in memory at once */
+#define FLUSH_MS         100  /* journal retires are made durable this often */
 
 struct qsvc {
 	struct config *cfg;
@@ -54,6 +57,10 @@ struct qsvc {
 	char env_dir[PATH_MAX];
 	int ino_fd;
 	struct event *ino_ev;
+	struct journal_reader *jr;
+	struct event *jr_ev;
+	struct event *flush_ev;
+	int flushing;
 	struct event *kick_ev;  /* run a scheduling pass soon */
 	struct event *timer_ev; /* next due attempt or rescan */
 	struct evconnlistener *ctl;
@@ -72,6 +79,8 @@ struct attempt {
 };
 
 static void kick(struct qsvc *svc);
+static int submit_attempt(struct qsvc *svc, struct qmsg *m,
+    const struct sched_group *groups, size_t n, long long now);
 
 /* ---------- loading ---------- */
 
@@ -114,6 +123,206 @@ rescan(struct qsvc *svc)
 		load_one(svc, ids[i]);
 	free(ids);
 	kick(svc);
+}
+
+/* ---------- the journal (journal.h) ---------- */
+
+/*
+ * same_message - env (from the journal) is the message the spool already
+ * has under its id: the queue service moved it to msg/ + env/ and died
+ * before retiring its record. Anything else is an id collision.
+ */
+static int
+same_message(const struct envelope *a, const struct envelope *b)
+{
+	return a->arrival == b->arrival &&
+	    strcmp(a->mail_from, b->mail_from) == 0 && a->nrcpts == b->nrcpts &&
+	    strcmp(a->client_addr, b->client_addr) == 0;
+}
+
+/* intake_one - a journal record into the table (due now). */
+static void
+intake_one(struct qsvc *svc, struct journal_rec *rec)
+{
+	struct qmsg *m = sched_find(&svc->sched, rec->env.id);
+	char err[256];
+
+	if (m != NULL && same_message(&m->env, &rec->env)) {
+		/* after a crash: already in msg/ + env/, only retire */
+		int ok = journal_retire(rec->seg, rec->off, err, sizeof(err));
+
+		if (!ok)
+			log_err(
+			    "id=%s event=journal-retire-failed error=\"%s\"",
+			    rec->env.id, err);
+		journal_release(svc->jr, rec->seg, ok == 0);
+		(void)close(rec->body_fd);
+		env_free(&rec->env);
+		return;
+	}
+	if (m != NULL) {
+		/* a different message with the same id: give it another */
+		size_t n = strlen(rec->env.id);
+
+		if (n + 2 >= sizeof(rec->env.id))
+			n = sizeof(rec->env.id) - 3;
+		rec->env.id[n] = 'J';
+		rec->env.id[n + 1] = '\0';
+		log_warn(
+		    "id=%s event=id-collision action=renamed", rec->env.id);
+	}
+	m = sched_add(&svc->sched, &rec->env);
+	if (m == NULL) {
+		log_err(
+		    "id=%s event=queue-error error=out-of-memory", rec->env.id);
+		journal_release(svc->jr, rec->seg, 0);
+		(void)close(rec->body_fd);
+		env_free(&rec->env);
+		return;
+	}
+	m->jseg = rec->seg;
+	m->joff = rec->off;
+	m->body_fd = rec->body_fd;
+	/* held (containment): to msg/ + env/ now, postern queue decides */
+	if (m->env.held)
+		(void)submit_attempt(svc, m, NULL, 0, (long long)time(NULL));
+}
+
+/* intake - take new journal records, at most INTAKE_MAX in memory. */
+static void
+intake(struct qsvc *svc)
+{
+	struct journal_rec rec;
+	int took = 0;
+
+	if (svc->jr == NULL)
+		return;
+	while (journal_reader_outstanding(svc->jr) < INTAKE_MAX &&
+	    journal_reader_next(svc->jr, &rec) == 1) {
+		intake_one(svc, &rec);
+		took = 1;
+	}
+	if (took)
+		kick(svc);
+}
+
+/* journal_leave - the message no longer needs its journal record (loop). */
+static void
+journal_leave(struct qsvc *svc, struct qmsg *m, int retired)
+{
+	if (m->jseg == NULL)
+		return;
+	journal_release(svc->jr, m->jseg, retired);
+	m->jseg = NULL;
+	if (m->body_fd >= 0)
+		(void)close(m->body_fd);
+	m->body_fd = -1;
+}
+
+/*
+ * msg_forget - the message leaves the queue (postern queue delete): its
+ * files, or its journal record. 0 or -1.
+ */
+static int
+msg_forget(struct qsvc *svc, struct qmsg *m)
+{
+	char err[256];
+
+	if (m->jseg == NULL)
+		return spool_remove(svc->cfg->spool, m->env.id);
+	if (journal_retire(m->jseg, m->joff, err, sizeof(err)) == -1) {
+		log_err("id=%s event=journal-retire-failed error=\"%s\"",
+		    m->env.id, err);
+		return -1;
+	}
+	journal_leave(svc, m, 1);
+	return 0;
+}
+
+/*
+ * msg_persist - write the envelope's new state: rewrite env/<ID>, or move
+ * a journal message to msg/ + env/ (then retire its record). 0 or -1.
+ * Blocking. From a pool thread the loop's part (journal_leave) is left to
+ * attempt_done through m->jmoved.
+ */
+static int
+msg_persist(struct qsvc *svc, struct qmsg *m, const struct envelope *env,
+    char *err, size_t errlen)
+{
+	char rerr[256];
+
+	if (m->jseg == NULL)
+		return spool_env_write(svc->cfg->spool, env, err, errlen);
+	if (spool_adopt(svc->cfg->spool, env, m->body_fd, err, errlen) == -1)
+		return -1;
+	m->jmoved = 1;
+	/* if this fails the next start sees both and only retires */
+	m->jretired = journal_retire(m->jseg, m->joff, rerr, sizeof(rerr)) == 0;
+	if (!m->jretired)
+		log_err("id=%s event=journal-retire-failed error=\"%s\"",
+		    env->id, rerr);
+	return 0;
+}
+
+struct flush_job {
+	struct qsvc *svc;
+	struct journal_flush *f;
+};
+
+static void
+flush_work(void *arg)
+{
+	struct flush_job *job = arg;
+
+	if (journal_flush_run(job->f) == -1)
+		log_err("event=journal-flush-failed error=\"%s\" "
+		        "note=\"a power failure could repeat deliveries\"",
+		    strerror(errno));
+	job->f = NULL;
+}
+
+static void
+flush_done(void *arg)
+{
+	struct flush_job *job = arg;
+
+	job->svc->flushing = 0;
+	free(job);
+}
+
+/* flush_cb - the retires of the last FLUSH_MS to disk, off the loop. */
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct qsvc *svc = arg;
+	struct flush_job *job;
+
+	(void)fd;
+	(void)what;
+	if (svc->flushing || (job = calloc(1, sizeof(*job))) == NULL)
+		return;
+	job->svc = svc;
+	job->f = journal_flush_prepare(svc->jr);
+	if (job->f == NULL) {
+		free(job);
+		return;
+	}
+	svc->flushing = 1;
+	if (workpool_submit(svc->pool, flush_work, flush_done, job) == -1) {
+		flush_work(job); /* the pool is full: here, once */
+		flush_done(job);
+	}
+}
+
+static void
+journal_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct qsvc *svc = arg;
+
+	(void)fd;
+	(void)what;
+	journal_reader_events(svc->jr);
+	intake(svc);
 }
 
 static void
@@ -359,7 +568,8 @@ attempt_work(void *arg)
 	if (failed == NULL)
 		return; /* done() sees nothing changed; retried later */
 	sel = failed + env->nrcpts;
-	fd = spool_msg_open(svc->cfg->spool, env->id);
+	fd = a->m->body_fd >= 0 ? dup(a->m->body_fd)
+	                        : spool_msg_open(svc->cfg->spool, env->id);
 	if (fd != -1 && fstat(fd, &st) == 0)
 		size = st.st_size;
 	for (i = 0; i < a->ngroups; i++)
@@ -401,7 +611,19 @@ attempt_work(void *arg)
 		(void)close(fd);
 	free(failed);
 
-	if (env_pending(env) == 0) {
+	if (env_pending(env) == 0 && a->m->jseg != NULL) {
+		/* from the journal: done with it is retiring its record */
+		a->m->gone = 1;
+		a->m->jretired = journal_retire(a->m->jseg, a->m->joff, err,
+		                     sizeof(err)) == 0;
+		if (a->m->jretired)
+			log_info("id=%s event=removed", env->id);
+		else
+			log_err(
+			    "id=%s event=journal-retire-failed error=\"%s\" "
+			    "note=\"delivered again after a restart\"",
+			    env->id, err);
+	} else if (env_pending(env) == 0) {
 		if (spool_remove(svc->cfg->spool, env->id) == 0) {
 			a->m->gone = 1;
 			log_info("id=%s event=removed", env->id);
@@ -411,8 +633,7 @@ attempt_work(void *arg)
 			(void)spool_env_write(
 			    svc->cfg->spool, env, err, sizeof(err));
 		}
-	} else if (spool_env_write(svc->cfg->spool, env, err, sizeof(err)) ==
-	    -1) {
+	} else if (msg_persist(svc, a->m, env, err, sizeof(err)) == -1) {
 		/* results not recorded: they will be tried again (duplicates) */
 		log_err("id=%s event=envelope-write-failed error=\"%s\"",
 		    env->id, err);
@@ -429,9 +650,13 @@ apply_hold(struct qsvc *svc, struct qmsg *m, int hold)
 	if (!hold)
 		for (i = 0; i < m->env.nrcpts; i++)
 			m->env.rcpts[i].next_attempt = 0;
-	if (spool_env_write(svc->cfg->spool, &m->env, err, sizeof(err)) == -1)
+	if (msg_persist(svc, m, &m->env, err, sizeof(err)) == -1)
 		log_err("id=%s event=envelope-write-failed error=\"%s\"",
 		    m->env.id, err);
+	if (m->jmoved) {
+		journal_leave(svc, m, m->jretired);
+		m->jmoved = 0;
+	}
 	log_info("id=%s event=%s", m->env.id, hold ? "held" : "released");
 }
 
@@ -447,10 +672,15 @@ attempt_done(void *arg)
 		sched_dest_release(&svc->sched, a->groups[i].key);
 	svc->sched.inflight--;
 	m->busy = 0;
+	if (m->gone || m->jmoved) {
+		/* retired, or now in msg/ + env/: the record can go */
+		journal_leave(svc, m, m->jretired);
+		m->jmoved = 0;
+	}
 	if (m->gone) {
 		sched_remove(&svc->sched, m);
 	} else if (m->delete_req) {
-		if (spool_remove(svc->cfg->spool, m->env.id) == 0)
+		if (msg_forget(svc, m) == 0)
 			log_info("id=%s event=deleted", m->env.id);
 		sched_remove(&svc->sched, m);
 	} else if (m->hold_req != 0) {
@@ -459,6 +689,7 @@ attempt_done(void *arg)
 	}
 	free(a->groups);
 	free(a);
+	intake(svc);
 	kick(svc);
 	if (svc->stopping && svc->sched.inflight == 0)
 		event_base_loopexit(svc->base, NULL);
@@ -478,9 +709,8 @@ pass_one(struct qmsg *m, void *arg)
 {
 	struct pass *p = arg;
 	struct qsvc *svc = p->svc;
-	struct attempt *a;
 	long long due = sched_due(m);
-	size_t n, i;
+	size_t n;
 
 	if (due == LLONG_MAX)
 		return;
@@ -495,28 +725,45 @@ pass_one(struct qmsg *m, void *arg)
 	    &svc->sched, svc->cfg, m, p->now, p->groups, SCHED_MAX_GROUPS);
 	if (n == 0)
 		return; /* destinations busy: a completion kicks again */
+	(void)submit_attempt(svc, m, p->groups, n, p->now);
+}
+
+/*
+ * submit_attempt - run an attempt for groups[0..n) of m on the pool (n = 0:
+ * only record the envelope's state, e.g. move a held journal message to
+ * msg/ + env/). 0, or -1 (out of memory, pool full: tried again later).
+ */
+static int
+submit_attempt(struct qsvc *svc, struct qmsg *m,
+    const struct sched_group *groups, size_t n, long long now)
+{
+	struct attempt *a;
+	size_t i;
+
 	a = calloc(1, sizeof(*a));
-	if (a != NULL)
+	if (a != NULL && n > 0)
 		a->groups = calloc(n, sizeof(*a->groups));
-	if (a == NULL || a->groups == NULL) {
+	if (a == NULL || (n > 0 && a->groups == NULL)) {
 		free(a);
-		return;
+		return -1;
 	}
-	memcpy(a->groups, p->groups, n * sizeof(*a->groups));
+	if (n > 0)
+		memcpy(a->groups, groups, n * sizeof(*a->groups));
 	a->ngroups = n;
 	a->svc = svc;
 	a->m = m;
-	a->now = p->now;
+	a->now = now;
 	m->busy = 1;
 	if (workpool_submit(svc->pool, attempt_work, attempt_done, a) == -1) {
 		m->busy = 0;
 		free(a->groups);
 		free(a);
-		return;
+		return -1;
 	}
 	svc->sched.inflight++;
 	for (i = 0; i < n; i++)
 		sched_dest_acquire(&svc->sched, a->groups[i].key);
+	return 0;
 }
 
 static void
@@ -625,7 +872,7 @@ ctl_command(struct qsvc *svc, struct bufferevent *bev, char *line)
 			    id);
 			return;
 		}
-		if (spool_remove(svc->cfg->spool, id) == -1) {
+		if (msg_forget(svc, m) == -1) {
 			ctl_reply(bev, "error %s: %s", id, strerror(errno));
 			return;
 		}
@@ -823,6 +1070,21 @@ queue_service_main(struct config *cfg)
 		if (svc->ino_ev == NULL || event_add(svc->ino_ev, NULL) == -1)
 			fatal("cannot watch the spool");
 	}
+	svc->jr = journal_reader_new(cfg->spool, err, sizeof(err));
+	if (svc->jr == NULL)
+		fatal("%s", err);
+	svc->jr_ev = event_new(svc->base, journal_reader_fd(svc->jr),
+	    EV_READ | EV_PERSIST, journal_cb, svc);
+	if (svc->jr_ev == NULL || event_add(svc->jr_ev, NULL) == -1)
+		fatal("cannot watch the journal");
+	svc->flush_ev = event_new(svc->base, -1, EV_PERSIST, flush_cb, svc);
+	{
+		struct timeval tv = {0, FLUSH_MS * 1000};
+
+		if (svc->flush_ev == NULL ||
+		    event_add(svc->flush_ev, &tv) == -1)
+			fatal("cannot start the journal flush timer");
+	}
 	if (ctl_listen(svc) == -1)
 		log_err("event=control-socket-failed path=%s/queue.sock "
 		        "error=\"%s\"",
@@ -833,6 +1095,7 @@ queue_service_main(struct config *cfg)
 			fatal("cannot install signal handlers");
 	}
 	rescan(svc);
+	intake(svc); /* after the files: a moved record is only retired */
 	log_info("event=started messages=%zu max_deliveries=%u "
 	         "per_destination=%u",
 	    svc->sched.nmsgs, cfg->queue_max_deliveries,
@@ -853,7 +1116,18 @@ queue_service_main(struct config *cfg)
 		(void)close(svc->ino_fd);
 	event_free(svc->kick_ev);
 	event_free(svc->timer_ev);
+	if (svc->jr_ev != NULL)
+		event_free(svc->jr_ev);
+	event_free(svc->flush_ev);
+	{
+		/* the last retires, before we go */
+		struct journal_flush *f = journal_flush_prepare(svc->jr);
+
+		if (f != NULL)
+			(void)journal_flush_run(f);
+	}
 	sched_free(&svc->sched);
+	journal_reader_free(svc->jr);
 	event_base_free(svc->base);
 	free(svc->cfg);
 	free(svc);

@@ -264,7 +264,7 @@ write_env_file(const char *path, const struct envelope *env, int fsync_it,
 int
 spool_init(const char *spool_dir, char *err, size_t errlen)
 {
-	static const char *const subs[] = {"", "tmp", "msg", "env"};
+	static const char *const subs[] = {"", "tmp", "msg", "env", "log"};
 	char path[PATH_MAX];
 	size_t i;
 
@@ -368,6 +368,67 @@ fail_tmp:
 crash:
 	errno = EINTR;
 	spool_err(err, errlen, "test crash after step %d", step);
+	return -1;
+}
+
+int
+spool_adopt(const char *spool_dir, const struct envelope *env, int body_fd,
+    char *err, size_t errlen)
+{
+	char tmp[PATH_MAX], msg[PATH_MAX], envp[PATH_MAX];
+	char buf[65536];
+	off_t off = 0;
+	int fd, rc, tries;
+
+	if (!env_valid_id(env->id) ||
+	    path2(tmp, sizeof(tmp), spool_dir, "tmp", env->id, "") == -1 ||
+	    path2(msg, sizeof(msg), spool_dir, "msg", env->id, "") == -1 ||
+	    path2(envp, sizeof(envp), spool_dir, "env", env->id, "") == -1) {
+		errno = EINVAL;
+		spool_err(err, errlen, "invalid queue id");
+		return -1;
+	}
+	for (tries = 0; tries < 2; tries++) {
+		(void)unlink(tmp); /* a leftover of an earlier try */
+		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd == -1) {
+			spool_err(
+			    err, errlen, "create %s: %s", tmp, strerror(errno));
+			return -1;
+		}
+		for (;;) {
+			ssize_t n = pread(body_fd, buf, sizeof(buf), off);
+
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				rc = (int)n;
+				break;
+			}
+			if (write_all(fd, buf, (size_t)n) == -1) {
+				rc = -1;
+				break;
+			}
+			off += n;
+		}
+		if (rc == -1) {
+			spool_err(err, errlen, "copy to %s: %s", tmp,
+			    strerror(errno));
+			(void)close(fd);
+			(void)unlink(tmp);
+			return -1;
+		}
+		rc = spool_commit(spool_dir, env->id, fd, env, err, errlen);
+		(void)close(fd);
+		if (rc == 0)
+			return 0;
+		(void)unlink(tmp);
+		/* msg/<ID> alone is a try that died before its envelope */
+		if (errno != EEXIST || access(envp, F_OK) == 0 ||
+		    unlink(msg) == -1)
+			return -1;
+		off = 0;
+	}
 	return -1;
 }
 

@@ -5,6 +5,7 @@
  *   <spool>/tmp/<ID>.env  envelope being committed or rewritten
  *   <spool>/msg/<ID>      committed message body (never changes)
  *   <spool>/env/<ID>      envelope; its presence means "committed"
+ *   <spool>/log/          the commit log of small messages (journal.h)
  *   <spool>/queue.sock    the queue service's control socket
  *
  * Everything here blocks (fsync): call it from a work-pool thread or a
@@ -34,6 +35,15 @@ int spool_init(const char *spool_dir, char *err, size_t errlen);
  */
 int spool_commit(const char *spool_dir, const char *id, int msg_fd,
     const struct envelope *env, char *err, size_t errlen);
+
+/*
+ * spool_adopt - commit a copy of body_fd's bytes (from offset 0) as
+ * msg/<env->id> with env, by spool_commit; used for a message the queue
+ * service takes out of the journal. A msg/<ID> without env/<ID> (an earlier
+ * try cut short) is replaced. 0 or -1 with err set.
+ */
+int spool_adopt(const char *spool_dir, const struct envelope *env, int body_fd,
+    char *err, size_t errlen);
 
 /*
  * spool_space_ok - 1 if the spool's file system has at least need +

@@ -37,6 +37,23 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* maybe_spill - a body kept in memory that grew too big moves to a file; 0 or -1. */
+static int
+maybe_spill(struct smtp_session *s)
+{
+	struct smtp_tx *tx = s->tx;
+
+	if (tx->body_spill_at == 0 || tx->body_size <= tx->body_spill_at ||
+	    s->ops->body_spill == NULL)
+		return 0;
+	if (s->ops->body_spill(s->ops_arg, tx) == -1) {
+		tx->sink_failed = errno;
+		return -1;
+	}
+	tx->body_spill_at = 0;
+	return 0;
+}
+
 /* fixups - RFC 6409 §8.2, §8.3: Date and Message-ID when the client left them out. */
 static int
 fixups(const struct smtp_session *s, const struct smtp_tx *tx, struct buf *out)
@@ -89,10 +106,12 @@ write_header(struct smtp_session *s)
 	} else if (write_all(tx->body_fd, out.data, out.len) == -1) {
 		rc = -1;
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		tx->body_size += out.len;
-	else
+		rc = maybe_spill(s);
+	} else {
 		tx->sink_failed = errno;
+	}
 	buf_free(&out);
 	buf_free(&h->head); /* the addresses stay for the check */
 	tx->hdr_written = 1;
@@ -120,7 +139,7 @@ body_sink(void *arg, const char *p, size_t n)
 		return -1;
 	}
 	tx->body_size += n;
-	return 0;
+	return maybe_spill(s);
 }
 
 /* commit - ask for the durable write (the 250 follows it). */

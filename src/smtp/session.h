@@ -76,6 +76,7 @@ struct smtp_tx {
 	struct data_reader reader;
 	int body_fd; /* spool file, -1 until DATA */
 	unsigned long long body_size;
+	unsigned long long body_spill_at; /* call body_spill past it; 0 never */
 	int sink_failed;
 	struct hdr_scan *hdr; /* header section while DATA streams */
 	int hdr_written;      /* Received + fix-ups + header on disk */
@@ -105,6 +106,8 @@ struct smtp_session_ops {
 	void (*rcpt_lookup)(void *arg, uint64_t xid, const char *address);
 	/* body_open - a new spool file for the message, fd or -1. */
 	int (*body_open)(void *arg, char *id, size_t idlen);
+	/* body_spill - the body passed body_spill_at: move it (same fd); 0 or -1. */
+	int (*body_spill)(void *arg, struct smtp_tx *tx);
 	/* commit - make tx durable in the spool; answer: smtp_session_commit_done(). */
 	void (*commit)(void *arg, struct smtp_tx *tx);
 	/* space_ok - 1 if the spool can take need more octets now. */

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -42,6 +44,7 @@
 #include "net/connlimit.h"
 #include "net/tls.h"
 #include "net/workpool.h"
+#include "queue/journal.h"
 #include "queue/envelope.h"
 #include "queue/spool.h"
 #include "policy/relay.h"
@@ -94,6 +97,7 @@ struct worker {
 	size_t nmechs;
 	struct buf frame;
 	char spool_tmp[PATH_MAX];
+	struct journal_writer *jw; /* small messages' commit log */
 	uint64_t msg_seq;
 	unsigned long stale_replies;
 };
@@ -114,6 +118,7 @@ struct conn {
 	int dead;           /* freeing is scheduled */
 	uint64_t watch_xid; /* answer_sweep_cb's view */
 	unsigned int watch_ticks;
+	int body_mem;        /* the message body is in a memfd (journal) */
 	struct event *defer; /* deferred free / TLS switch */
 	struct event *delay;
 	struct smtp_session s;
@@ -123,6 +128,7 @@ struct commit_job {
 	struct worker *w;
 	uint64_t sid;
 	int fd;
+	int mem; /* body in a memfd: through the journal */
 	char spool[PATH_MAX];
 	char id[ENV_ID_MAX];
 	struct envelope env;
@@ -834,17 +840,27 @@ op_data_check(void *arg, uint64_t xid, const struct smtp_tx *tx)
 		fail_later(w, c->s.id, xid, FAIL_DATA);
 }
 
-/* new_queue_id - 16 upper-case hex digits: time, worker, counter, random. */
+/*
+ * new_queue_id - 16 upper-case hex digits: time, worker, a 24-bit counter
+ * that starts at a random value (so a restarted worker does not repeat the
+ * ids of its predecessor in the same second). Unique per worker up to 16M
+ * messages a second; the queue service still renames a colliding one.
+ */
 static void
 new_queue_id(struct worker *w, char *id, size_t idlen)
 {
 	uint64_t t = (uint64_t)time(NULL);
-	uint64_t v = (t << 28) ^ ((uint64_t)(w->index & 0xf) << 24) ^
-	    ((++w->msg_seq & 0xfff) << 12) ^ (rand_u64() & 0xfff);
+	uint64_t v = (t << 28) | ((uint64_t)(w->index & 0xf) << 24) |
+	    (++w->msg_seq & 0xffffff);
 
 	snprintf(id, idlen, "%016" PRIX64, v);
 }
 
+/*
+ * op_body_open - the body goes to memory first (a memfd: no file to create
+ * and delete per message, and the journal commits it); body_spill moves a
+ * body that outgrows JOURNAL_BODY_MAX to a tmp/ file.
+ */
 static int
 op_body_open(void *arg, char *id, size_t idlen)
 {
@@ -853,6 +869,16 @@ op_body_open(void *arg, char *id, size_t idlen)
 	char path[PATH_MAX];
 	int fd, tries;
 
+	c->body_mem = 0;
+	if (w->jw != NULL && c->s.tx != NULL) {
+		fd = memfd_create("postern-body", MFD_CLOEXEC);
+		if (fd >= 0) {
+			new_queue_id(w, id, idlen);
+			c->body_mem = 1;
+			c->s.tx->body_spill_at = JOURNAL_BODY_MAX;
+			return fd;
+		}
+	}
 	for (tries = 0; tries < 5; tries++) {
 		new_queue_id(w, id, idlen);
 		if (snprintf(path, sizeof(path), "%s/%s", w->spool_tmp, id) >=
@@ -871,13 +897,68 @@ op_body_open(void *arg, char *id, size_t idlen)
 	return -1;
 }
 
+/* op_body_spill - the body outgrew memory: on to tmp/<ID>; 0 or -1. */
+static int
+op_body_spill(void *arg, struct smtp_tx *tx)
+{
+	struct conn *c = arg;
+	char path[PATH_MAX];
+	struct stat st;
+	off_t off = 0;
+	int fd, saved;
+
+	tx->body_spill_at = 0;
+	if (!c->body_mem)
+		return 0;
+	if (snprintf(path, sizeof(path), "%s/%s", c->w->spool_tmp, tx->id) >=
+	        (int)sizeof(path) ||
+	    fstat(tx->body_fd, &st) == -1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -1;
+	while (off < st.st_size) {
+		ssize_t n =
+		    sendfile(fd, tx->body_fd, &off, (size_t)(st.st_size - off));
+
+		if (n <= 0) {
+			saved = n == 0 ? EIO : errno;
+			goto fail;
+		}
+	}
+	/* same descriptor number, now the file (offset at its end) */
+	if (dup2(fd, tx->body_fd) == -1) {
+		saved = errno;
+		goto fail;
+	}
+	(void)close(fd);
+	c->body_mem = 0;
+	return 0;
+fail:
+	(void)close(fd);
+	(void)unlink(path);
+	errno = saved;
+	return -1;
+}
+
 static void
 commit_work(void *arg)
 {
 	struct commit_job *j = arg;
+	struct stat st;
+	int rc;
 
-	if (spool_commit(
-	        j->spool, j->id, j->fd, &j->env, j->err, sizeof(j->err)) == 0) {
+	if (j->mem)
+		rc = fstat(j->fd, &st) == -1
+		    ? -1
+		    : journal_append(j->w->jw, &j->env, j->fd,
+		          (size_t)st.st_size, j->err, sizeof(j->err));
+	else
+		rc = spool_commit(
+		    j->spool, j->id, j->fd, &j->env, j->err, sizeof(j->err));
+	if (rc == 0) {
 		j->result = SMTP_COMMIT_OK;
 	} else {
 		char path[PATH_MAX];
@@ -885,8 +966,9 @@ commit_work(void *arg)
 		j->result = (errno == ENOSPC || errno == EDQUOT)
 		    ? SMTP_COMMIT_NO_SPACE
 		    : SMTP_COMMIT_TEMP;
-		if (snprintf(path, sizeof(path), "%s/tmp/%s", j->spool, j->id) <
-		    (int)sizeof(path))
+		if (!j->mem &&
+		    snprintf(path, sizeof(path), "%s/tmp/%s", j->spool, j->id) <
+		        (int)sizeof(path))
 			unlink(path);
 	}
 	close(j->fd);
@@ -989,6 +1071,7 @@ op_commit(void *arg, struct smtp_tx *tx)
 	j->w = w;
 	j->sid = c->s.id;
 	j->fd = dup(tx->body_fd);
+	j->mem = c->body_mem;
 	j->result = SMTP_COMMIT_TEMP;
 	str_copy(j->spool, c->wc->c.spool, sizeof(j->spool));
 	str_copy(j->id, tx->id, sizeof(j->id));
@@ -1054,6 +1137,7 @@ static const struct smtp_session_ops conn_ops = {
     .auth_cancel = op_auth_cancel,
     .rcpt_lookup = op_rcpt_lookup,
     .body_open = op_body_open,
+    .body_spill = op_body_spill,
     .commit = op_commit,
     .space_ok = op_space_ok,
     .delay = op_delay,
@@ -1556,6 +1640,7 @@ smtp_worker_main(struct config *cfg, int index,
 		fatal("out of memory");
 	the_worker = w;
 	w->index = index;
+	w->msg_seq = rand_u64();
 	w->cl = cl;
 	w->wc = calloc(1, sizeof(*w->wc));
 	if (w->wc == NULL)
@@ -1586,6 +1671,9 @@ smtp_worker_main(struct config *cfg, int index,
 	w->pool = workpool_new(w->base, 16, COMMIT_QUEUE_MAX);
 	if (w->pool == NULL)
 		fatal("cannot start the commit pool");
+	w->jw = journal_writer_new(w->wc->c.spool);
+	if (w->jw == NULL)
+		fatal("cannot start the commit log: %s", strerror(errno));
 	mechs_from_config(w);
 	w->evl = calloc(nfds, sizeof(*w->evl));
 	if (w->evl == NULL)
@@ -1632,6 +1720,7 @@ smtp_worker_main(struct config *cfg, int index,
 		rc = 1;
 	log_info("event=stopped stale_replies=%lu", w->stale_replies);
 	workpool_free(w->pool);
+	journal_writer_free(w->jw); /* seals the segment */
 	banlist_free(w->bans);
 	event_free(w->ready_timer);
 	for (i = 0; i < w->nevl; i++)

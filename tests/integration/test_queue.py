@@ -106,6 +106,30 @@ def test_local_delivery_through_the_queue(server):
     assert wait_until(lambda: not (spool(server) / "msg" / qid).exists())
 
 
+def test_commit_log_and_big_message_file(server):
+    """A small message goes through the commit log (spool/log/), a body over
+    256 KiB is moved from memory to its own tmp/ file while it arrives; both
+    arrive intact, and nothing is left in tmp/ or in finished log segments."""
+    small, big = token(), token()
+    line = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_=+\r\n"
+    big_body = f"{big}\r\n" + line * (600 * 1024 // len(line))
+    for tok, body in ((small, None), (big, big_body)):
+        c = server.session("submission", user="alice@example.test")
+        r = c.send_message("alice@example.test", ["bob@example.test"],
+                           simple_message(tok, body=body))
+        c.quit()
+        assert_reply(r, 250)
+    assert list((spool(server) / "log").glob("*.j")), "no commit log segment"
+    for tok in (small, big):
+        found = server.wait_for(tok, users=["bob@example.test"], timeout=20)
+        assert len(found) == 1, server.log_tail()
+    stored = server.wait_for(big, users=["bob@example.test"])[0][2]
+    assert line.replace("\r\n", "\n").encode() * 100 in stored.replace(b"\r\n", b"\n")
+    assert len(stored) > 600 * 1024 - 100
+    assert wait_until(lambda: not list((spool(server) / "tmp").iterdir()))
+    assert not list((spool(server) / "msg").iterdir())
+
+
 def test_queue_help(run_postern):
     cp = run_postern("queue", "--help")
     assert cp.returncode == 0, describe(cp)

@@ -1,0 +1,1124 @@
+/*
+ * journal.c - the spool's commit log (journal.h).
+ *
+ * Record: a 32-byte header (magic, envelope length, body length, flags,
+ * 16-byte BLAKE2b tag over header-with-zero-tag, envelope and body), the
+ * envelope text (envelope.c's format), the body, zero padding to 8 bytes.
+ *
+ * Why an append log: on an fsync-bound disk, the per-file commit costs a
+ * file creation, two renames and four ordered flushes per message; here a
+ * burst of concurrent commits of one worker costs one pwrite each and one
+ * shared fdatasync. The tag, not the order of writes, decides what is a
+ * record: a crash can leave the blocks of an unsynced tail in any state, and
+ * none of those records was acknowledged (each 250 waits for an fdatasync
+ * that started after its write ended).
+ *
+ * Writers append under a mutex, so the file is always a sequence of whole
+ * records followed by at most one being written; a failed write is cut off
+ * again (ftruncate) and the segment is sealed. Group commit: every append
+ * takes a ticket; one thread at a time runs fdatasync for all tickets
+ * written before it started; the others wait for one that covers theirs. A
+ * failed fdatasync fails every ticket it covered (Linux reports a writeback
+ * error once) and seals the segment.
+ *
+ * Sealing: the writer holds flock(LOCK_EX) on its segment from before the
+ * segment has its name in log/ until it closes it, so the reader can tell a
+ * live segment (wait for the rest of a record) from a dead one (a bad tail
+ * is a crash's leftover: skip it).
+ *
+ * The reader hands records out; the queue service retires each (appends its
+ * offset to <SEG>.d) once the message is delivered or moved to msg/ + env/,
+ * and flushes the .d files every QUEUE_FLUSH_MS: a retire only prevents a
+ * repeat delivery, so it need not hold up the next one. A sealed segment
+ * whose records are all retired is deleted.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/str.h"
+#include "queue/journal.h"
+
+#define REC_MAGIC   0x31524a50u /* "PJR1" */
+#define REC_HDR     32u
+#define REC_TAG     16u
+#define SEG_NAME    24 /* 16 hex digits + NUL, with room */
+#define INO_BUF     4096
+#define SCAN_WINDOW (JOURNAL_SEG_MAX + JOURNAL_BODY_MAX + ENV_FILE_MAX)
+
+struct rec_hdr {
+	uint32_t magic;
+	uint32_t env_len;
+	uint32_t body_len;
+	uint32_t flags; /* 0 */
+	unsigned char tag[REC_TAG];
+};
+
+_Static_assert(sizeof(struct rec_hdr) == REC_HDR, "record header layout");
+
+#define GSYNC_FAILS 8
+
+/*
+ * Group fdatasync of one file: tickets, see the file header. fdatasyncs
+ * run one at a time, so each covers the tickets (done at its start, its
+ * target]; a failed one's range is remembered, because a later success
+ * says nothing about pages a failed writeback dropped.
+ */
+struct gsync {
+	pthread_mutex_t mtx;
+	pthread_cond_t cond;
+	uint64_t written; /* tickets handed out (one per write) */
+	uint64_t done;    /* every ticket <= done had an fdatasync finish */
+	struct {
+		uint64_t lo, hi; /* (lo, hi] */
+		int err;
+	} fails[GSYNC_FAILS];
+	size_t nfails;
+	int running;
+};
+
+struct journal_writer {
+	struct gsync gs; /* its mutex guards everything below too */
+	char spool[PATH_MAX];
+	int fd;       /* current segment, -1 = none yet */
+	uint64_t end; /* its length */
+	int broken;   /* a write or sync failed: start a new one */
+};
+
+struct journal_seg {
+	struct journal_seg *next;
+	char name[SEG_NAME];
+	int fd;  /* <SEG>.j, read-only */
+	int dfd; /* <SEG>.d, append */
+	uint64_t cursor;
+	size_t outstanding;
+	int sealed;
+	int check_seal; /* its writer closed it: try the lock */
+	int pinned;     /* a record could not be retired: keep it */
+	uint64_t *done; /* retired when opened, sorted */
+	size_t ndone;
+	pthread_mutex_t rmtx; /* retire writes */
+	uint64_t rwritten, rsynced;
+	int dir_synced; /* the .d's name is durable */
+};
+
+struct journal_reader {
+	char spool[PATH_MAX];
+	char logdir[PATH_MAX];
+	int ino;
+	int logfd; /* log/, for fsync */
+	int rescan;
+	struct journal_seg *segs;
+	size_t outstanding;
+};
+
+/* ---------- helpers ---------- */
+
+static void jerr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+jerr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static size_t
+pad8(size_t n)
+{
+	return (n + 7u) & ~(size_t)7u;
+}
+
+static void
+gsync_init(struct gsync *g)
+{
+	memset(g, 0, sizeof(*g));
+	pthread_mutex_init(&g->mtx, NULL);
+	pthread_cond_init(&g->cond, NULL);
+}
+
+static void
+gsync_destroy(struct gsync *g)
+{
+	pthread_mutex_destroy(&g->mtx);
+	pthread_cond_destroy(&g->cond);
+}
+
+/* gsync_finish - with g->mtx held: the fdatasync of (g->done, target] ended with r. */
+static void
+gsync_finish(struct gsync *g, uint64_t target, int r, int e)
+{
+	if (r == -1) {
+		if (g->nfails < GSYNC_FAILS) {
+			g->fails[g->nfails].lo = g->done;
+			g->nfails++;
+		}
+		/* out of slots, the last range grows: more fails, never fewer */
+		g->fails[g->nfails - 1].hi = target;
+		g->fails[g->nfails - 1].err = e != 0 ? e : EIO;
+	}
+	g->done = target;
+	pthread_cond_broadcast(&g->cond);
+}
+
+/*
+ * gsync_wait - with g->mtx held and ticket mine written to fd: return once
+ * an fdatasync that started after the write ended has finished; 0, or -1
+ * (errno) if the one covering mine failed. Drops and retakes the mutex.
+ */
+static int
+gsync_wait(struct gsync *g, int fd, uint64_t mine)
+{
+	size_t i;
+
+	while (g->done < mine) {
+		if (!g->running) {
+			uint64_t target = g->written;
+			int r, e;
+
+			g->running = 1;
+			pthread_mutex_unlock(&g->mtx);
+			r = fdatasync(fd);
+			e = errno;
+			pthread_mutex_lock(&g->mtx);
+			g->running = 0;
+			gsync_finish(g, target, r, e);
+		} else {
+			pthread_cond_wait(&g->cond, &g->mtx);
+		}
+	}
+	for (i = 0; i < g->nfails; i++)
+		if (g->fails[i].lo < mine && mine <= g->fails[i].hi) {
+			errno = g->fails[i].err;
+			return -1;
+		}
+	return 0;
+}
+
+static int
+pwrite_all(int fd, const void *p, size_t n, uint64_t off)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = pwrite(fd, c, n, (off_t)off);
+
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = ENOSPC;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+/* pread_all - n bytes at off; the count read (short at end of file) or -1. */
+static ssize_t
+pread_all(int fd, void *p, size_t n, uint64_t off)
+{
+	char *c = p;
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = pread(fd, c + got, n - got, (off_t)(off + got));
+
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+static void
+rec_tag(const unsigned char *rec, size_t len, unsigned char *tag)
+{
+	crypto_generichash(tag, REC_TAG, rec, len, NULL, 0);
+}
+
+/* rec_check - hdr is a plausible header; 0 or -1. */
+static int
+rec_check(const struct rec_hdr *h)
+{
+	return h->magic == REC_MAGIC && h->flags == 0 && h->env_len > 0 &&
+	        h->env_len <= ENV_FILE_MAX && h->body_len <= JOURNAL_BODY_MAX
+	    ? 0
+	    : -1;
+}
+
+/* rec_valid - buf[0..len) (header included) carries the right tag. */
+static int
+rec_valid(unsigned char *buf, size_t len)
+{
+	unsigned char want[REC_TAG], got[REC_TAG];
+
+	memcpy(want, buf + offsetof(struct rec_hdr, tag), REC_TAG);
+	memset(buf + offsetof(struct rec_hdr, tag), 0, REC_TAG);
+	rec_tag(buf, len, got);
+	memcpy(buf + offsetof(struct rec_hdr, tag), want, REC_TAG);
+	return sodium_memcmp(want, got, REC_TAG) == 0;
+}
+
+static int
+logdir_path(char *out, size_t outlen, const char *spool)
+{
+	return snprintf(out, outlen, "%s/log", spool) < (int)outlen ? 0 : -1;
+}
+
+/* ---------- writer ---------- */
+
+struct journal_writer *
+journal_writer_new(const char *spool_dir)
+{
+	struct journal_writer *jw = calloc(1, sizeof(*jw));
+
+	if (jw == NULL)
+		return NULL;
+	if (str_copy(jw->spool, spool_dir, sizeof(jw->spool)) >=
+	    sizeof(jw->spool)) {
+		free(jw);
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	gsync_init(&jw->gs);
+	jw->fd = -1;
+	return jw;
+}
+
+/*
+ * seg_create - a new locked segment under its final name, the name durable;
+ * fd or -1. Made in tmp/ and renamed so that the reader never sees it
+ * unlocked.
+ */
+static int
+seg_create(const char *spool, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX], dst[PATH_MAX], dir[PATH_MAX];
+	int tries, fd = -1, dfd, saved;
+
+	if (logdir_path(dir, sizeof(dir), spool) == -1) {
+		errno = ENAMETOOLONG;
+		jerr(err, errlen, "journal: %s: %s", spool, strerror(errno));
+		return -1;
+	}
+	for (tries = 0; tries < 8; tries++) {
+		struct timespec ts;
+		uint64_t v;
+
+		/* names sort in creation order: the reader goes oldest first */
+		(void)clock_gettime(CLOCK_REALTIME, &ts);
+		v = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec +
+		    (uint64_t)tries;
+
+		if (snprintf(tmp, sizeof(tmp), "%s/tmp/%016" PRIX64 ".j", spool,
+		        v) >= (int)sizeof(tmp) ||
+		    snprintf(dst, sizeof(dst), "%s/%016" PRIX64 ".j", dir, v) >=
+		        (int)sizeof(dst)) {
+			errno = ENAMETOOLONG;
+			break;
+		}
+		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd == -1 && errno == EEXIST)
+			continue;
+		if (fd == -1)
+			break;
+		if (flock(fd, LOCK_EX) == -1 ||
+		    renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) ==
+		        -1) {
+			saved = errno;
+			(void)unlink(tmp);
+			(void)close(fd);
+			errno = saved;
+			if (saved == EEXIST)
+				continue;
+			break;
+		}
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd == -1 || fsync(dfd) == -1) {
+			saved = errno;
+			if (dfd != -1)
+				(void)close(dfd);
+			(void)unlink(dst);
+			(void)close(fd);
+			errno = saved;
+			jerr(err, errlen, "journal: fsync %s: %s", dir,
+			    strerror(errno));
+			return -1;
+		}
+		(void)close(dfd);
+		return fd;
+	}
+	jerr(err, errlen, "journal: new segment in %s: %s", dir,
+	    strerror(errno));
+	return -1;
+}
+
+/* writer_rotate - with the mutex held: seal the current segment, start a new one; 0 or -1. */
+static int
+writer_rotate(struct journal_writer *jw, char *err, size_t errlen)
+{
+	struct gsync *g = &jw->gs;
+	int fd;
+
+	while (g->running)
+		pthread_cond_wait(&g->cond, &g->mtx);
+	if (jw->fd != -1) {
+		/* whoever still waits on this segment is answered first */
+		if (g->done < g->written) {
+			int r = fdatasync(jw->fd);
+
+			gsync_finish(g, g->written, r, errno);
+		}
+		(void)close(jw->fd); /* drops the lock: sealed */
+		jw->fd = -1;
+	}
+	fd = seg_create(jw->spool, err, errlen);
+	if (fd == -1)
+		return -1;
+	jw->fd = fd;
+	jw->end = 0;
+	jw->broken = 0;
+	return 0;
+}
+
+int
+journal_append(struct journal_writer *jw, const struct envelope *env,
+    int body_fd, size_t body_len, char *err, size_t errlen)
+{
+	struct gsync *g = &jw->gs;
+	struct rec_hdr h;
+	unsigned char *buf;
+	char *text = NULL;
+	size_t tlen = 0, len, total;
+	uint64_t mine;
+	ssize_t n;
+	int rc, saved;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (body_len > JOURNAL_BODY_MAX) {
+		errno = EFBIG;
+		jerr(err, errlen, "journal: %s: %s", "body", strerror(errno));
+		return -1;
+	}
+	if (env_encode(env, &text, &tlen, err, errlen) == -1)
+		return -1;
+	if (tlen == 0 || tlen > ENV_FILE_MAX) {
+		free(text);
+		errno = EFBIG;
+		jerr(err, errlen, "journal: %s: %s", "envelope",
+		    strerror(errno));
+		return -1;
+	}
+	len = REC_HDR + tlen + body_len;
+	total = pad8(len);
+	buf = calloc(1, total);
+	if (buf == NULL) {
+		free(text);
+		jerr(
+		    err, errlen, "journal: %s: %s", "record", strerror(ENOMEM));
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(buf + REC_HDR, text, tlen);
+	free(text);
+	n = pread_all(body_fd, buf + REC_HDR + tlen, body_len, 0);
+	if (n < 0 || (size_t)n != body_len) {
+		saved = n < 0 ? errno : EIO;
+		free(buf);
+		jerr(err, errlen, "journal: read %s: %s", "body",
+		    strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	memset(&h, 0, sizeof(h));
+	h.magic = REC_MAGIC;
+	h.env_len = (uint32_t)tlen;
+	h.body_len = (uint32_t)body_len;
+	memcpy(buf, &h, sizeof(h));
+	rec_tag(buf, len, h.tag);
+	memcpy(buf + offsetof(struct rec_hdr, tag), h.tag, REC_TAG);
+
+	pthread_mutex_lock(&g->mtx);
+	if ((jw->fd == -1 || jw->broken ||
+	        (jw->end > 0 && jw->end + total > JOURNAL_SEG_MAX)) &&
+	    writer_rotate(jw, err, errlen) == -1) {
+		saved = errno;
+		pthread_mutex_unlock(&g->mtx);
+		free(buf);
+		errno = saved;
+		return -1;
+	}
+	if (pwrite_all(jw->fd, buf, total, jw->end) == -1) {
+		saved = errno;
+		/* cut it off again: the file stays whole records */
+		if (ftruncate(jw->fd, (off_t)jw->end) == -1)
+			log_warn("event=journal-truncate-failed error=\"%s\"",
+			    strerror(errno)); /* the tag rejects the rest */
+		jw->broken = 1;
+		pthread_mutex_unlock(&g->mtx);
+		free(buf);
+		jerr(err, errlen, "journal: %s: %s", "write", strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	jw->end += total;
+	mine = ++g->written;
+	rc = gsync_wait(g, jw->fd, mine);
+	saved = errno;
+	if (rc == -1) {
+		jw->broken = 1;
+		jerr(err, errlen, "journal: %s: %s", "fdatasync",
+		    strerror(saved));
+	}
+	pthread_mutex_unlock(&g->mtx);
+	free(buf);
+	errno = saved;
+	return rc;
+}
+
+void
+journal_writer_free(struct journal_writer *jw)
+{
+	if (jw == NULL)
+		return;
+	pthread_mutex_lock(&jw->gs.mtx);
+	while (jw->gs.running)
+		pthread_cond_wait(&jw->gs.cond, &jw->gs.mtx);
+	if (jw->fd != -1)
+		(void)close(jw->fd);
+	jw->fd = -1;
+	pthread_mutex_unlock(&jw->gs.mtx);
+	gsync_destroy(&jw->gs);
+	free(jw);
+}
+
+/* ---------- reader ---------- */
+
+static int
+is_seg_name(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), i;
+
+	if (n != 16 + strlen(suffix) || strcmp(name + 16, suffix) != 0)
+		return 0;
+	for (i = 0; i < 16; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') ||
+		        (name[i] >= 'A' && name[i] <= 'F')))
+			return 0;
+	return 1;
+}
+
+static int
+seg_path(char *out, size_t outlen, const struct journal_reader *jr,
+    const char *name, const char *suffix)
+{
+	return snprintf(out, outlen, "%s/%s%s", jr->logdir, name, suffix) <
+	        (int)outlen
+	    ? 0
+	    : -1;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* seg_load_done - read <SEG>.d into seg->done (sorted); 0 or -1. */
+static int
+seg_load_done(struct journal_seg *seg)
+{
+	struct stat st;
+	size_t n;
+	ssize_t got;
+
+	if (fstat(seg->dfd, &st) == -1)
+		return -1;
+	n = (size_t)st.st_size / 8;
+	/* a torn last entry: cut it off, or every later append is misaligned */
+	if ((size_t)st.st_size % 8 != 0 &&
+	    ftruncate(seg->dfd, (off_t)(n * 8)) == -1)
+		return -1;
+	if (n == 0)
+		return 0;
+	seg->done = calloc(n, sizeof(*seg->done));
+	if (seg->done == NULL)
+		return -1;
+	got = pread_all(seg->dfd, seg->done, n * 8, 0);
+	if (got < 0)
+		return -1;
+	seg->ndone = (size_t)got / 8;
+	qsort(seg->done, seg->ndone, sizeof(*seg->done), cmp_u64);
+	return 0;
+}
+
+static void
+seg_free(struct journal_seg *seg)
+{
+	if (seg->fd != -1)
+		(void)close(seg->fd);
+	if (seg->dfd != -1)
+		(void)close(seg->dfd);
+	free(seg->done);
+	pthread_mutex_destroy(&seg->rmtx);
+	free(seg);
+}
+
+static void
+seg_try_seal(struct journal_seg *seg)
+{
+	seg->check_seal = 0;
+	if (!seg->sealed && flock(seg->fd, LOCK_EX | LOCK_NB) == 0)
+		seg->sealed = 1;
+}
+
+/* seg_open - start reading log/<name>.j; appended to the list. */
+static void
+seg_open(struct journal_reader *jr, const char *name)
+{
+	struct journal_seg *seg, **tail;
+	char path[PATH_MAX];
+
+	for (seg = jr->segs; seg != NULL; seg = seg->next)
+		if (strcmp(seg->name, name) == 0)
+			return;
+	seg = calloc(1, sizeof(*seg));
+	if (seg == NULL) {
+		jr->rescan = 1; /* try again later */
+		return;
+	}
+	str_copy(seg->name, name, sizeof(seg->name));
+	pthread_mutex_init(&seg->rmtx, NULL);
+	seg->dfd = -1;
+	if (seg_path(path, sizeof(path), jr, name, ".j") == -1 ||
+	    (seg->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno != ENOENT)
+			log_err(
+			    "event=journal-open-failed segment=%s error=\"%s\"",
+			    name, strerror(errno));
+		seg->fd = -1;
+		seg_free(seg);
+		return;
+	}
+	if (seg_path(path, sizeof(path), jr, name, ".d") == -1 ||
+	    (seg->dfd = open(
+	         path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) == -1 ||
+	    seg_load_done(seg) == -1) {
+		log_err("event=journal-open-failed segment=%s.d error=\"%s\"",
+		    name, strerror(errno));
+		seg_free(seg);
+		jr->rescan = 1;
+		return;
+	}
+	seg_try_seal(seg);
+	for (tail = &jr->segs; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = seg;
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* scan_dir - open every segment in log/ not open yet (oldest first); drop orphan .d files. */
+static void
+scan_dir(struct journal_reader *jr)
+{
+	DIR *d;
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0, i;
+
+	jr->rescan = 0;
+	/* a lost close event must not keep a sealed segment forever */
+	for (struct journal_seg *s = jr->segs; s != NULL; s = s->next)
+		s->check_seal = 1;
+	d = opendir(jr->logdir);
+	if (d == NULL) {
+		log_err("event=journal-scan-failed dir=%s error=\"%s\"",
+		    jr->logdir, strerror(errno));
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char path[PATH_MAX], j[SEG_NAME];
+
+		if (is_seg_name(de->d_name, ".d")) {
+			/* a .d without its .j: the segment was deleted */
+			memcpy(j, de->d_name, 16);
+			j[16] = '\0';
+			if (seg_path(path, sizeof(path), jr, j, ".j") == 0 &&
+			    access(path, F_OK) == -1 && errno == ENOENT &&
+			    seg_path(path, sizeof(path), jr, j, ".d") == 0)
+				(void)unlink(path);
+			continue;
+		}
+		if (!is_seg_name(de->d_name, ".j"))
+			continue;
+		if (n == cap) {
+			size_t nc = cap == 0 ? 16 : cap * 2;
+			char **nn = realloc(names, nc * sizeof(*nn));
+
+			if (nn == NULL)
+				break;
+			names = nn;
+			cap = nc;
+		}
+		names[n] = strndup(de->d_name, 16);
+		if (names[n] != NULL)
+			n++;
+	}
+	(void)closedir(d);
+	if (n > 0)
+		qsort(names, n, sizeof(*names), cmp_name);
+	for (i = 0; i < n; i++) {
+		seg_open(jr, names[i]);
+		free(names[i]);
+	}
+	free(names);
+}
+
+struct journal_reader *
+journal_reader_new(const char *spool_dir, char *err, size_t errlen)
+{
+	struct journal_reader *jr = calloc(1, sizeof(*jr));
+
+	if (jr == NULL) {
+		jerr(
+		    err, errlen, "journal: %s: %s", "reader", strerror(ENOMEM));
+		return NULL;
+	}
+	jr->ino = -1;
+	jr->logfd = -1;
+	if (str_copy(jr->spool, spool_dir, sizeof(jr->spool)) >=
+	        sizeof(jr->spool) ||
+	    logdir_path(jr->logdir, sizeof(jr->logdir), spool_dir) == -1) {
+		jerr(err, errlen, "journal: %s: %s", spool_dir,
+		    strerror(ENAMETOOLONG));
+		free(jr);
+		return NULL;
+	}
+	if (mkdir(jr->logdir, 0700) == -1 && errno != EEXIST) {
+		jerr(err, errlen, "journal: mkdir %s: %s", jr->logdir,
+		    strerror(errno));
+		free(jr);
+		return NULL;
+	}
+	jr->logfd = open(jr->logdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (jr->logfd == -1) {
+		jerr(err, errlen, "journal: open %s: %s", jr->logdir,
+		    strerror(errno));
+		free(jr);
+		return NULL;
+	}
+	jr->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (jr->ino == -1 ||
+	    inotify_add_watch(jr->ino, jr->logdir,
+	        IN_MOVED_TO | IN_MODIFY | IN_CLOSE_WRITE) == -1) {
+		jerr(err, errlen, "journal: inotify %s: %s", jr->logdir,
+		    strerror(errno));
+		journal_reader_free(jr);
+		return NULL;
+	}
+	scan_dir(jr);
+	return jr;
+}
+
+int
+journal_reader_fd(const struct journal_reader *jr)
+{
+	return jr->ino;
+}
+
+void
+journal_reader_events(struct journal_reader *jr)
+{
+	char buf[INO_BUF]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	for (;;) {
+		ssize_t n = read(jr->ino, buf, sizeof(buf));
+		char *p;
+
+		if (n <= 0)
+			break;
+		for (p = buf; p < buf + n;) {
+			const struct inotify_event *ev =
+			    (const struct inotify_event *)(void *)p;
+
+			p += sizeof(*ev) + ev->len;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				jr->rescan = 1;
+				continue;
+			}
+			if (ev->len == 0 || !is_seg_name(ev->name, ".j"))
+				continue;
+			if (ev->mask & IN_MOVED_TO) {
+				char name[SEG_NAME];
+
+				memcpy(name, ev->name, 16);
+				name[16] = '\0';
+				seg_open(jr, name);
+			}
+			if (ev->mask & IN_CLOSE_WRITE) {
+				struct journal_seg *s;
+
+				for (s = jr->segs; s != NULL; s = s->next)
+					if (strncmp(s->name, ev->name, 16) == 0)
+						s->check_seal = 1;
+			}
+		}
+	}
+}
+
+static int
+seg_is_done(const struct journal_seg *seg, uint64_t off)
+{
+	size_t lo = 0, hi = seg->ndone;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (seg->done[mid] == off)
+			return 1;
+		if (seg->done[mid] < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* seg_maybe_delete - a sealed, fully read segment with nothing out: delete it; 1 if gone. */
+static int
+seg_maybe_delete(struct journal_reader *jr, struct journal_seg *seg)
+{
+	struct journal_seg **pp;
+	struct stat st;
+	char path[PATH_MAX];
+
+	if (!seg->sealed || seg->outstanding > 0 || seg->pinned ||
+	    fstat(seg->fd, &st) == -1 || seg->cursor < (uint64_t)st.st_size)
+		return 0;
+	/* .j first: a .d alone is an orphan the next scan deletes */
+	if (seg_path(path, sizeof(path), jr, seg->name, ".j") == -1 ||
+	    (unlink(path) == -1 && errno != ENOENT)) {
+		log_err("event=journal-delete-failed segment=%s error=\"%s\"",
+		    seg->name, strerror(errno));
+		seg->pinned = 1;
+		return 0;
+	}
+	if (seg_path(path, sizeof(path), jr, seg->name, ".d") == 0)
+		(void)unlink(path);
+	for (pp = &jr->segs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == seg) {
+			*pp = seg->next;
+			break;
+		}
+	seg_free(seg);
+	return 1;
+}
+
+/*
+ * seg_resync - in a sealed segment, the offset of the next valid record
+ * after a damaged one at seg->cursor (or the end of the file).
+ */
+static uint64_t
+seg_resync(struct journal_seg *seg, uint64_t size)
+{
+	uint64_t off;
+	unsigned char *buf;
+
+	for (off = seg->cursor + 8; off + REC_HDR <= size; off += 8) {
+		struct rec_hdr h;
+		size_t len;
+
+		if (pread_all(seg->fd, &h, REC_HDR, off) != (ssize_t)REC_HDR ||
+		    rec_check(&h) == -1)
+			continue;
+		len = REC_HDR + (size_t)h.env_len + h.body_len;
+		if (off + len > size)
+			continue;
+		buf = malloc(len);
+		if (buf == NULL)
+			break;
+		if (pread_all(seg->fd, buf, len, off) == (ssize_t)len &&
+		    rec_valid(buf, len)) {
+			free(buf);
+			return off;
+		}
+		free(buf);
+	}
+	return size;
+}
+
+/* rec_body_fd - a memfd holding body[0..n); fd or -1. */
+static int
+rec_body_fd(const unsigned char *body, size_t n)
+{
+	int fd = memfd_create("postern-body", MFD_CLOEXEC);
+
+	if (fd == -1)
+		return -1;
+	if (pwrite_all(fd, body, n, 0) == -1) {
+		(void)close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* seg_next - as journal_reader_next, for one segment. */
+static int
+seg_next(
+    struct journal_reader *jr, struct journal_seg *seg, struct journal_rec *rec)
+{
+	for (;;) {
+		struct rec_hdr h;
+		struct stat st;
+		unsigned char *buf;
+		size_t len;
+		uint64_t off = seg->cursor;
+		ssize_t n;
+		char err[256];
+
+		if (seg->check_seal)
+			seg_try_seal(seg);
+		if (fstat(seg->fd, &st) == -1)
+			return 0;
+		if (off >= (uint64_t)st.st_size) {
+			(void)seg_maybe_delete(jr, seg);
+			return 0;
+		}
+		n = pread_all(seg->fd, &h, REC_HDR, off);
+		if (n == (ssize_t)REC_HDR && rec_check(&h) == -1)
+			n = -2; /* damaged */
+		len = n == (ssize_t)REC_HDR
+		    ? REC_HDR + (size_t)h.env_len + h.body_len
+		    : 0;
+		buf = len > 0 ? malloc(len) : NULL;
+		if (len > 0 && buf == NULL)
+			return -1;
+		if (len > 0 &&
+		    (pread_all(seg->fd, buf, len, off) != (ssize_t)len ||
+		        !rec_valid(buf, len))) {
+			free(buf);
+			buf = NULL; /* damaged, or not all there yet */
+		}
+		if (buf == NULL) {
+			uint64_t next;
+
+			if (!seg->sealed)
+				return 0; /* its writer is still at it */
+			next = seg_resync(seg, (uint64_t)st.st_size);
+			log_warn(
+			    "event=journal-damaged segment=%s offset=%" PRIu64
+			    " skipped=%" PRIu64 "%s",
+			    seg->name, off, next - off,
+			    next == (uint64_t)st.st_size
+			        ? " (an unfinished tail: never acknowledged)"
+			        : "");
+			seg->cursor = next;
+			continue;
+		}
+		seg->cursor = off + pad8(len);
+		if (seg_is_done(seg, off)) {
+			free(buf);
+			continue;
+		}
+		if (env_decode((const char *)buf + REC_HDR, h.env_len,
+		        &rec->env, err, sizeof(err)) == -1) {
+			/* tagged yet unreadable: a format mismatch, keep it */
+			log_err("event=journal-record-unreadable segment=%s "
+			        "offset=%" PRIu64 " error=\"%s\"",
+			    seg->name, off, err);
+			seg->pinned = 1;
+			free(buf);
+			continue;
+		}
+		rec->body_fd =
+		    rec_body_fd(buf + REC_HDR + h.env_len, h.body_len);
+		free(buf);
+		if (rec->body_fd == -1) {
+			env_free(&rec->env);
+			seg->cursor = off; /* again later */
+			return -1;
+		}
+		rec->seg = seg;
+		rec->off = off;
+		seg->outstanding++;
+		jr->outstanding++;
+		return 1;
+	}
+}
+
+int
+journal_reader_next(struct journal_reader *jr, struct journal_rec *rec)
+{
+	struct journal_seg *seg, *next;
+
+	if (jr->rescan)
+		scan_dir(jr);
+	for (seg = jr->segs; seg != NULL; seg = next) {
+		int r;
+
+		next = seg->next; /* seg may be deleted */
+		r = seg_next(jr, seg, rec);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+int
+journal_retire(struct journal_seg *seg, uint64_t off, char *err, size_t errlen)
+{
+	int saved;
+
+	pthread_mutex_lock(&seg->rmtx);
+	for (;;) {
+		ssize_t w = write(seg->dfd, &off, sizeof(off));
+
+		if (w == (ssize_t)sizeof(off))
+			break;
+		if (w == -1 && errno == EINTR)
+			continue;
+		saved = w == -1 ? errno : ENOSPC;
+		pthread_mutex_unlock(&seg->rmtx);
+		jerr(err, errlen, "journal: write %s.d: %s", seg->name,
+		    strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	seg->rwritten++;
+	pthread_mutex_unlock(&seg->rmtx);
+	return 0;
+}
+
+struct journal_flush {
+	size_t n;
+	int fds[]; /* dup'd .d descriptors, and log/ first if needed */
+};
+
+struct journal_flush *
+journal_flush_prepare(struct journal_reader *jr)
+{
+	struct journal_seg *seg;
+	struct journal_flush *f;
+	size_t n = 0;
+
+	for (seg = jr->segs; seg != NULL; seg = seg->next)
+		n += 2;
+	f = malloc(sizeof(*f) + n * sizeof(int));
+	if (f == NULL)
+		return NULL;
+	f->n = 0;
+	for (seg = jr->segs; seg != NULL; seg = seg->next) {
+		int fd;
+
+		pthread_mutex_lock(&seg->rmtx);
+		if (seg->rwritten != seg->rsynced) {
+			/* counted as synced now: a failure is only logged */
+			seg->rsynced = seg->rwritten;
+			if (!seg->dir_synced) {
+				/* the .d's name must survive too */
+				seg->dir_synced = 1;
+				fd = dup(jr->logfd);
+				if (fd != -1)
+					f->fds[f->n++] = fd;
+			}
+			fd = dup(seg->dfd);
+			if (fd != -1)
+				f->fds[f->n++] = fd;
+		}
+		pthread_mutex_unlock(&seg->rmtx);
+	}
+	if (f->n == 0) {
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+int
+journal_flush_run(struct journal_flush *f)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < f->n; i++) {
+		if (fdatasync(f->fds[i]) == -1)
+			rc = -1;
+		(void)close(f->fds[i]);
+	}
+	free(f);
+	return rc;
+}
+
+void
+journal_release(struct journal_reader *jr, struct journal_seg *seg, int retired)
+{
+	if (seg->outstanding > 0)
+		seg->outstanding--;
+	if (jr->outstanding > 0)
+		jr->outstanding--;
+	if (!retired)
+		seg->pinned = 1; /* handed out again at the next start */
+	(void)seg_maybe_delete(jr, seg);
+}
+
+size_t
+journal_reader_outstanding(const struct journal_reader *jr)
+{
+	return jr->outstanding;
+}
+
+void
+journal_reader_free(struct journal_reader *jr)
+{
+	struct journal_seg *seg, *next;
+
+	if (jr == NULL)
+		return;
+	for (seg = jr->segs; seg != NULL; seg = next) {
+		next = seg->next;
+		seg_free(seg);
+	}
+	if (jr->ino != -1)
+		(void)close(jr->ino);
+	if (jr->logfd != -1)
+		(void)close(jr->logfd);
+	free(jr);
+}
