@@ -1093,7 +1093,10 @@ bench_run(const struct bench_opts *o, struct bench_result *r, char *err,
 		SSL_CTX_set_verify(b.ctx, SSL_VERIFY_NONE, NULL);
 		SSL_CTX_set_cert_verify_callback(b.ctx, no_chain_check, NULL);
 		(void)SSL_CTX_set_session_cache_mode(b.ctx, SSL_SESS_CACHE_OFF);
-		(void)SSL_CTX_set_mode(b.ctx, SSL_MODE_RELEASE_BUFFERS);
+		/* buffers released only when holding idle sessions: otherwise
+		 * every record pays a free and a malloc in the load generator */
+		if (o->idle > 0)
+			(void)SSL_CTX_set_mode(b.ctx, SSL_MODE_RELEASE_BUFFERS);
 	}
 	b.nconns = o->idle > 0 ? o->idle : o->concurrency;
 	b.conns = calloc(b.nconns, sizeof(*b.conns));
