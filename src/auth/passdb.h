@@ -128,6 +128,8 @@ struct passdb {
 	    *cfg; /* during open() only: [pgsql] etc.; NULL = defaults */
 	struct event *stats_ev; /* periodic cache statistics */
 	unsigned long ntimeouts, nupgrades;
+	struct upgrade
+	    *upgrading; /* credential upgrades in flight (one per login) */
 };
 
 /*

@@ -516,6 +516,7 @@ struct vcall {
 };
 
 struct upgrade {
+	struct upgrade *next; /* db->upgrading */
 	struct passdb *db;
 	char user[256];
 	struct secret *password;
@@ -529,6 +530,13 @@ struct upgrade {
 static void
 upgrade_free(struct upgrade *u)
 {
+	struct upgrade **pp;
+
+	for (pp = &u->db->upgrading; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == u) {
+			*pp = u->next;
+			break;
+		}
 	secret_free(u->password);
 	secret_wipe(u, sizeof(*u));
 	free(u);
@@ -614,10 +622,16 @@ maybe_upgrade(struct vcall *v, const struct cred_result *r)
 	    !str_ieq(r->scheme, cur->name);
 	if (!want_scram && !want_hash)
 		return;
+	/* concurrent first logins of one user: one upgrade is enough */
+	for (u = db->upgrading; u != NULL; u = u->next)
+		if (strcmp(u->user, r->user != NULL ? r->user : v->user) == 0)
+			return;
 	u = calloc(1, sizeof(*u));
 	if (u == NULL)
 		return;
 	u->db = db;
+	u->next = db->upgrading;
+	db->upgrading = u;
 	(void)str_copy(
 	    u->user, r->user != NULL ? r->user : v->user, sizeof(u->user));
 	u->want_scram = want_scram;

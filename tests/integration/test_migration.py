@@ -63,3 +63,47 @@ def test_sha512_crypt_user_migrates_to_scram(postern, tmp_path):
         assert "event=credential-upgrade" in inst.log_text()
     finally:
         inst.stop()
+
+
+@pytest.mark.skipif(shutil.which("mkpasswd") is None, reason="needs mkpasswd (whois)")
+def test_concurrent_first_logins_upgrade_once(postern, tmp_path):
+    """Eight clients log in at once as a user with an old hash: every login
+    succeeds and the credential is upgraded (hashed again) only once."""
+    import threading
+    inst = Instance(postern, tmp_path).init()
+    users = inst.dir / "users"
+    users.write_text(f"dave@example.test:{{SHA512-CRYPT}}{sha512_crypt(PASSWORD)}::::::\n")
+    inst.start()
+    try:
+        clients = []
+        for _ in range(8):
+            c = inst.client("submission")
+            c.expect(220)
+            c.ehlo_ok()
+            c.starttls()
+            c.ehlo_ok()
+            clients.append(c)
+        codes = []
+        go = threading.Barrier(len(clients))
+
+        def login(c):
+            go.wait()
+            codes.append(c.auth_plain("dave@example.test", PASSWORD).code)
+
+        threads = [threading.Thread(target=login, args=(c,)) for c in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        for c in clients:
+            c.close()
+        assert codes == [235] * 8, codes
+        deadline = time.time() + 10
+        while time.time() < deadline and "{ARGON2ID}" not in users.read_text():
+            time.sleep(0.1)
+        time.sleep(0.5)
+        assert "{ARGON2ID}" in users.read_text()
+        n = inst.log_text().count("event=credential-upgrade")
+        assert n == 1, f"{n} upgrades for one login:\n{inst.log_tail()}"
+    finally:
+        inst.stop()
