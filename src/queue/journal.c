@@ -54,12 +54,12 @@
 #include "core/str.h"
 #include "queue/journal.h"
 
-#define REC_MAGIC   0x31524a50u /* "PJR1" */
-#define REC_HDR     32u
-#define REC_TAG     16u
-#define SEG_NAME    24 /* 16 hex digits + NUL, with room */
-#define INO_BUF     4096
-#define SCAN_WINDOW (JOURNAL_SEG_MAX + JOURNAL_BODY_MAX + ENV_FILE_MAX)
+#define REC_MAGIC 0x31524a50u /* "PJR1" */
+#define REC_HDR   32u
+#define REC_TAG   16u
+#define SEG_NAME  24 /* 16 hex digits + NUL, with room */
+#define INO_BUF   4096
+#define REC_MAX   (JOURNAL_SEG_MAX / 4) /* bigger: the per-file path */
 
 struct rec_hdr {
 	uint32_t magic;
@@ -96,8 +96,16 @@ struct journal_writer {
 	struct gsync gs; /* its mutex guards everything below too */
 	char spool[PATH_MAX];
 	int fd;       /* current segment, -1 = none yet */
-	uint64_t end; /* its length */
+	uint64_t end; /* where its next record goes */
 	int broken;   /* a write or sync failed: start a new one */
+	/* the spare segment, made ahead by spare_main */
+	pthread_t spare_thread;
+	int spare_started;
+	pthread_cond_t spare_cond;
+	int spare_fd; /* -1 = none ready */
+	char spare_path[PATH_MAX];
+	uint64_t last_name; /* of the last segment started */
+	int stopping;
 };
 
 struct journal_seg {
@@ -296,6 +304,157 @@ logdir_path(char *out, size_t outlen, const char *spool)
 
 /* ---------- writer ---------- */
 
+/*
+ * Segments are zero-filled to JOURNAL_SEG_MAX and flushed before they get
+ * their name: a commit then overwrites blocks that are already allocated
+ * within the file's size, so its fdatasync writes the data and flushes,
+ * without the inode update a growing file needs first (written
+ * synchronously: one more ordered write per commit). PostgreSQL fills its
+ * WAL segments for the same reason. A thread keeps one spare ready in tmp/,
+ * so a rotation only renames it.
+ */
+
+static uint64_t
+seg_stamp(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* spare_make - a new tmp/<N>.s zero-filled to JOURNAL_SEG_MAX, fdatasync'd and locked; fd or -1. */
+static int
+spare_make(
+    const char *spool, char *path, size_t pathlen, char *err, size_t errlen)
+{
+	static const char zeros[65536];
+	int tries, fd, saved = 0;
+
+	for (tries = 0; tries < 8; tries++) {
+		uint64_t v = seg_stamp() + (uint64_t)tries, off;
+
+		if (snprintf(path, pathlen, "%s/tmp/%016" PRIX64 ".s", spool,
+		        v) >= (int)pathlen) {
+			saved = ENAMETOOLONG;
+			break;
+		}
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd == -1 && errno == EEXIST)
+			continue;
+		if (fd == -1) {
+			saved = errno;
+			break;
+		}
+		for (off = 0; off < JOURNAL_SEG_MAX; off += sizeof(zeros))
+			if (pwrite_all(fd, zeros, sizeof(zeros), off) == -1)
+				break;
+		if (off < JOURNAL_SEG_MAX || fdatasync(fd) == -1 ||
+		    flock(fd, LOCK_EX) == -1) {
+			saved = errno;
+			(void)close(fd);
+			(void)unlink(path);
+			break;
+		}
+		return fd;
+	}
+	jerr(err, errlen, "journal: new segment in %s/tmp: %s", spool,
+	    strerror(saved != 0 ? saved : EEXIST));
+	errno = saved != 0 ? saved : EEXIST;
+	return -1;
+}
+
+/*
+ * seg_publish - the spare at tmp under log/<NAME>.j, the name durable; 0 or
+ * -1 (spare removed). NAME is the time in ns, above the writer's last one:
+ * names sort in the order segments start, and the reader goes oldest first.
+ */
+static int
+seg_publish(
+    struct journal_writer *jw, const char *tmp, char *err, size_t errlen)
+{
+	const char *spool = jw->spool;
+	char dst[PATH_MAX], dir[PATH_MAX];
+	uint64_t name = seg_stamp();
+	int dfd, saved;
+
+	if (name <= jw->last_name)
+		name = jw->last_name + 1;
+	jw->last_name = name;
+	if (logdir_path(dir, sizeof(dir), spool) == -1 ||
+	    snprintf(dst, sizeof(dst), "%s/%016" PRIX64 ".j", dir, name) >=
+	        (int)sizeof(dst)) {
+		(void)unlink(tmp);
+		errno = ENAMETOOLONG;
+		jerr(err, errlen, "journal: %s: %s", spool, strerror(errno));
+		return -1;
+	}
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) == -1) {
+		saved = errno;
+		(void)unlink(tmp);
+		jerr(err, errlen, "journal: rename to %s: %s", dst,
+		    strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1 || fsync(dfd) == -1) {
+		saved = errno;
+		if (dfd != -1)
+			(void)close(dfd);
+		(void)unlink(dst);
+		jerr(
+		    err, errlen, "journal: fsync %s: %s", dir, strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	(void)close(dfd);
+	return 0;
+}
+
+/* spare_main - keep one spare segment ready (the writer's own thread). */
+static void *
+spare_main(void *arg)
+{
+	struct journal_writer *jw = arg;
+	struct gsync *g = &jw->gs;
+
+	pthread_mutex_lock(&g->mtx);
+	while (!jw->stopping) {
+		char path[PATH_MAX], err[256];
+		int fd;
+
+		if (jw->spare_fd != -1) {
+			pthread_cond_wait(&jw->spare_cond, &g->mtx);
+			continue;
+		}
+		pthread_mutex_unlock(&g->mtx);
+		fd =
+		    spare_make(jw->spool, path, sizeof(path), err, sizeof(err));
+		pthread_mutex_lock(&g->mtx);
+		if (fd == -1) {
+			struct timespec ts;
+
+			log_warn(
+			    "event=journal-spare-failed error=\"%s\"", err);
+			(void)clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			(void)pthread_cond_timedwait(
+			    &jw->spare_cond, &g->mtx, &ts);
+			continue;
+		}
+		if (jw->stopping || jw->spare_fd != -1) {
+			(void)close(fd);
+			(void)unlink(path);
+			continue;
+		}
+		jw->spare_fd = fd;
+		(void)str_copy(jw->spare_path, path, sizeof(jw->spare_path));
+	}
+	pthread_mutex_unlock(&g->mtx);
+	return NULL;
+}
+
 struct journal_writer *
 journal_writer_new(const char *spool_dir)
 {
@@ -310,76 +469,13 @@ journal_writer_new(const char *spool_dir)
 		return NULL;
 	}
 	gsync_init(&jw->gs);
+	pthread_cond_init(&jw->spare_cond, NULL);
 	jw->fd = -1;
+	jw->spare_fd = -1;
+	/* without the thread, rotations make their segment themselves */
+	jw->spare_started =
+	    pthread_create(&jw->spare_thread, NULL, spare_main, jw) == 0;
 	return jw;
-}
-
-/*
- * seg_create - a new locked segment under its final name, the name durable;
- * fd or -1. Made in tmp/ and renamed so that the reader never sees it
- * unlocked.
- */
-static int
-seg_create(const char *spool, char *err, size_t errlen)
-{
-	char tmp[PATH_MAX], dst[PATH_MAX], dir[PATH_MAX];
-	int tries, fd = -1, dfd, saved;
-
-	if (logdir_path(dir, sizeof(dir), spool) == -1) {
-		errno = ENAMETOOLONG;
-		jerr(err, errlen, "journal: %s: %s", spool, strerror(errno));
-		return -1;
-	}
-	for (tries = 0; tries < 8; tries++) {
-		struct timespec ts;
-		uint64_t v;
-
-		/* names sort in creation order: the reader goes oldest first */
-		(void)clock_gettime(CLOCK_REALTIME, &ts);
-		v = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec +
-		    (uint64_t)tries;
-
-		if (snprintf(tmp, sizeof(tmp), "%s/tmp/%016" PRIX64 ".j", spool,
-		        v) >= (int)sizeof(tmp) ||
-		    snprintf(dst, sizeof(dst), "%s/%016" PRIX64 ".j", dir, v) >=
-		        (int)sizeof(dst)) {
-			errno = ENAMETOOLONG;
-			break;
-		}
-		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd == -1 && errno == EEXIST)
-			continue;
-		if (fd == -1)
-			break;
-		if (flock(fd, LOCK_EX) == -1 ||
-		    renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) ==
-		        -1) {
-			saved = errno;
-			(void)unlink(tmp);
-			(void)close(fd);
-			errno = saved;
-			if (saved == EEXIST)
-				continue;
-			break;
-		}
-		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd == -1 || fsync(dfd) == -1) {
-			saved = errno;
-			if (dfd != -1)
-				(void)close(dfd);
-			(void)unlink(dst);
-			(void)close(fd);
-			errno = saved;
-			jerr(err, errlen, "journal: fsync %s: %s", dir,
-			    strerror(errno));
-			return -1;
-		}
-		(void)close(dfd);
-		return fd;
-	}
-	jerr(err, errlen, "journal: new segment in %s: %s", dir,
-	    strerror(errno));
-	return -1;
 }
 
 /* writer_rotate - with the mutex held: seal the current segment, start a new one; 0 or -1. */
@@ -387,6 +483,7 @@ static int
 writer_rotate(struct journal_writer *jw, char *err, size_t errlen)
 {
 	struct gsync *g = &jw->gs;
+	char path[PATH_MAX];
 	int fd;
 
 	while (g->running)
@@ -401,9 +498,20 @@ writer_rotate(struct journal_writer *jw, char *err, size_t errlen)
 		(void)close(jw->fd); /* drops the lock: sealed */
 		jw->fd = -1;
 	}
-	fd = seg_create(jw->spool, err, errlen);
-	if (fd == -1)
+	if (jw->spare_fd != -1) {
+		fd = jw->spare_fd;
+		(void)str_copy(path, jw->spare_path, sizeof(path));
+		jw->spare_fd = -1;
+		pthread_cond_signal(&jw->spare_cond); /* the next one */
+	} else {
+		fd = spare_make(jw->spool, path, sizeof(path), err, errlen);
+		if (fd == -1)
+			return -1;
+	}
+	if (seg_publish(jw, path, err, errlen) == -1) {
+		(void)close(fd);
 		return -1;
+	}
 	jw->fd = fd;
 	jw->end = 0;
 	jw->broken = 0;
@@ -432,15 +540,15 @@ journal_append(struct journal_writer *jw, const struct envelope *env,
 	}
 	if (env_encode(env, &text, &tlen, err, errlen) == -1)
 		return -1;
-	if (tlen == 0 || tlen > ENV_FILE_MAX) {
+	len = REC_HDR + tlen + body_len;
+	total = pad8(len);
+	if (tlen == 0 || total > REC_MAX) {
 		free(text);
 		errno = EFBIG;
 		jerr(err, errlen, "journal: %s: %s", "envelope",
 		    strerror(errno));
 		return -1;
 	}
-	len = REC_HDR + tlen + body_len;
-	total = pad8(len);
 	buf = calloc(1, total);
 	if (buf == NULL) {
 		free(text);
@@ -469,8 +577,7 @@ journal_append(struct journal_writer *jw, const struct envelope *env,
 	memcpy(buf + offsetof(struct rec_hdr, tag), h.tag, REC_TAG);
 
 	pthread_mutex_lock(&g->mtx);
-	if ((jw->fd == -1 || jw->broken ||
-	        (jw->end > 0 && jw->end + total > JOURNAL_SEG_MAX)) &&
+	if ((jw->fd == -1 || jw->broken || jw->end + total > JOURNAL_SEG_MAX) &&
 	    writer_rotate(jw, err, errlen) == -1) {
 		saved = errno;
 		pthread_mutex_unlock(&g->mtx);
@@ -480,10 +587,7 @@ journal_append(struct journal_writer *jw, const struct envelope *env,
 	}
 	if (pwrite_all(jw->fd, buf, total, jw->end) == -1) {
 		saved = errno;
-		/* cut it off again: the file stays whole records */
-		if (ftruncate(jw->fd, (off_t)jw->end) == -1)
-			log_warn("event=journal-truncate-failed error=\"%s\"",
-			    strerror(errno)); /* the tag rejects the rest */
+		/* the tag rejects what was written; the next append rotates */
 		jw->broken = 1;
 		pthread_mutex_unlock(&g->mtx);
 		free(buf);
@@ -512,12 +616,23 @@ journal_writer_free(struct journal_writer *jw)
 	if (jw == NULL)
 		return;
 	pthread_mutex_lock(&jw->gs.mtx);
+	jw->stopping = 1;
+	pthread_cond_signal(&jw->spare_cond);
+	pthread_mutex_unlock(&jw->gs.mtx);
+	if (jw->spare_started)
+		(void)pthread_join(jw->spare_thread, NULL);
+	pthread_mutex_lock(&jw->gs.mtx);
 	while (jw->gs.running)
 		pthread_cond_wait(&jw->gs.cond, &jw->gs.mtx);
 	if (jw->fd != -1)
 		(void)close(jw->fd);
 	jw->fd = -1;
+	if (jw->spare_fd != -1) {
+		(void)close(jw->spare_fd);
+		(void)unlink(jw->spare_path);
+	}
 	pthread_mutex_unlock(&jw->gs.mtx);
+	pthread_cond_destroy(&jw->spare_cond);
 	gsync_destroy(&jw->gs);
 	free(jw);
 }
@@ -854,34 +969,38 @@ seg_maybe_delete(struct journal_reader *jr, struct journal_seg *seg)
 
 /*
  * seg_resync - in a sealed segment, the offset of the next valid record
- * after a damaged one at seg->cursor (or the end of the file).
+ * after a damaged one at seg->cursor (or the end of the file). Reads the
+ * rest of the segment once and looks at every 8-byte boundary.
  */
 static uint64_t
 seg_resync(struct journal_seg *seg, uint64_t size)
 {
-	uint64_t off;
+	uint64_t start = seg->cursor + 8, off;
 	unsigned char *buf;
+	size_t n;
 
-	for (off = seg->cursor + 8; off + REC_HDR <= size; off += 8) {
+	if (start >= size || size - start > 4 * (uint64_t)JOURNAL_SEG_MAX)
+		return size;
+	n = (size_t)(size - start);
+	buf = malloc(n);
+	if (buf == NULL || pread_all(seg->fd, buf, n, start) != (ssize_t)n) {
+		free(buf);
+		return size;
+	}
+	for (off = 0; off + REC_HDR <= n; off += 8) {
 		struct rec_hdr h;
 		size_t len;
 
-		if (pread_all(seg->fd, &h, REC_HDR, off) != (ssize_t)REC_HDR ||
-		    rec_check(&h) == -1)
+		memcpy(&h, buf + off, sizeof(h));
+		if (rec_check(&h) == -1)
 			continue;
 		len = REC_HDR + (size_t)h.env_len + h.body_len;
-		if (off + len > size)
-			continue;
-		buf = malloc(len);
-		if (buf == NULL)
-			break;
-		if (pread_all(seg->fd, buf, len, off) == (ssize_t)len &&
-		    rec_valid(buf, len)) {
+		if (len <= n - off && rec_valid(buf + off, len)) {
 			free(buf);
-			return off;
+			return start + off;
 		}
-		free(buf);
 	}
+	free(buf);
 	return size;
 }
 
@@ -923,6 +1042,17 @@ seg_next(
 			return 0;
 		}
 		n = pread_all(seg->fd, &h, REC_HDR, off);
+		if (n >= 0 &&
+		    (n < (ssize_t)REC_HDR ||
+		        (h.magic == 0 && h.env_len == 0 && h.body_len == 0 &&
+		            h.flags == 0))) {
+			/* nothing written here (yet): segments are zero-filled */
+			if (!seg->sealed)
+				return 0;
+			/* the rest was never acknowledged (see the header) */
+			seg->cursor = (uint64_t)st.st_size;
+			continue;
+		}
 		if (n == (ssize_t)REC_HDR && rec_check(&h) == -1)
 			n = -2; /* damaged */
 		len = n == (ssize_t)REC_HDR

@@ -9,7 +9,9 @@
  * A record is the message's envelope and body, with a BLAKE2b tag over both.
  * Concurrent commits of one worker share one fdatasync of the segment
  * (group commit): a message costs an append, not a file, a rename and two
- * directory fsyncs. A worker holds an exclusive flock(2) on the segment it
+ * directory fsyncs. Segments are zero-filled to JOURNAL_SEG_MAX before use
+ * (a thread of the writer keeps a spare in tmp/), so an append does not
+ * grow the file. A worker holds an exclusive flock(2) on the segment it
  * writes; a segment nobody holds is sealed: the queue service deletes it
  * once every record in it is retired. Messages bigger than JOURNAL_BODY_MAX
  * keep the per-file protocol of spool.h.

@@ -5,7 +5,8 @@
  *   <spool>/tmp/<ID>.env  envelope being committed or rewritten
  *   <spool>/msg/<ID>      committed message body (never changes)
  *   <spool>/env/<ID>      envelope; its presence means "committed"
- *   <spool>/log/          the commit log of small messages (journal.h)
+ *   <spool>/log/          the commit log of small messages (journal.h);
+ *                         tmp/<N>.s are its zero-filled spare segments
  *   <spool>/queue.sock    the queue service's control socket
  *
  * Everything here blocks (fsync): call it from a work-pool thread or a

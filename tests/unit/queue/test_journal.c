@@ -508,13 +508,39 @@ test_seal_delete(void **state)
 	journal_reader_free(jr);
 }
 
-/* 4. A torn tail of a sealed segment is skipped; the segment still goes. */
+/*
+ * 4. A torn tail of a sealed segment is skipped; the segment still goes.
+ * Segments are zero-filled to JOURNAL_SEG_MAX, so "the end" is where the
+ * records stop (the last non-zero byte, rounded up to 8), not the file size.
+ */
 enum tail_kind {
 	TAIL_HDR_PREFIX,
 	TAIL_FULL_HDR,
 	TAIL_RANDOM,
+	TAIL_ZEROED,
 	TAIL_TRUNCATE
 };
+
+/* data_end - where the records of the segment at fd stop. */
+static off_t
+data_end(int fd, off_t size)
+{
+	static unsigned char buf[65536];
+	off_t off = size;
+
+	while (off > 0) {
+		size_t n = off < (off_t)sizeof(buf) ? (size_t)off : sizeof(buf);
+		size_t i;
+
+		assert_int_equal(pread(fd, buf, n, off - (off_t)n), (ssize_t)n);
+		for (i = n; i > 0; i--)
+			if (buf[i - 1] != 0)
+				return ((off - (off_t)n + (off_t)i) + 7) &
+				    ~(off_t)7;
+		off -= (off_t)n;
+	}
+	return 0;
+}
 
 static void
 test_torn_tail(void **state)
@@ -527,6 +553,7 @@ test_torn_tail(void **state)
 	    {"20 bytes of a header", TAIL_HDR_PREFIX, 2},
 	    {"a whole header, nothing after", TAIL_FULL_HDR, 2},
 	    {"random bytes", TAIL_RANDOM, 2},
+	    {"last record's end never written", TAIL_ZEROED, 1},
 	    {"last record cut in its middle", TAIL_TRUNCATE, 1},
 	};
 	size_t c;
@@ -540,6 +567,7 @@ test_torn_tail(void **state)
 		unsigned char tail[300];
 		struct stat st;
 		size_t got = 0, i;
+		off_t end;
 		int fd;
 
 		assert_non_null(jw);
@@ -550,6 +578,10 @@ test_torn_tail(void **state)
 		fd = open(path, O_RDWR);
 		assert_true(fd >= 0);
 		assert_int_equal(fstat(fd, &st), 0);
+		assert_int_equal(st.st_size, JOURNAL_SEG_MAX);
+		end = data_end(fd, st.st_size);
+		if (end < 4000 || end > 5000)
+			fail_msg("records end at %lld", (long long)end);
 		switch (cases[c].kind) {
 		case TAIL_HDR_PREFIX:
 		case TAIL_FULL_HDR:
@@ -564,18 +596,25 @@ test_torn_tail(void **state)
 			assert_int_equal(
 			    pwrite(fd, tail,
 			        cases[c].kind == TAIL_HDR_PREFIX ? 20 : REC_HDR,
-			        st.st_size),
+			        end),
 			    cases[c].kind == TAIL_HDR_PREFIX ? 20 : REC_HDR);
 			break;
 		case TAIL_RANDOM:
 			fill_body(tail, sizeof(tail), 99);
-			assert_int_equal(
-			    pwrite(fd, tail, sizeof(tail), st.st_size),
+			assert_int_equal(pwrite(fd, tail, sizeof(tail), end),
 			    (ssize_t)sizeof(tail));
 			break;
+		case TAIL_ZEROED: {
+			/* the second record is ~3000 bytes at the end: ~1500 lost */
+			static const unsigned char zeros[1500];
+
+			assert_int_equal(pwrite(fd, zeros, sizeof(zeros),
+			                     end - (off_t)sizeof(zeros)),
+			    (ssize_t)sizeof(zeros));
+			break;
+		}
 		case TAIL_TRUNCATE:
-			/* the second record is ~3000 bytes at the end: cut ~1500 */
-			assert_int_equal(ftruncate(fd, st.st_size - 1500), 0);
+			assert_int_equal(ftruncate(fd, end - 1500), 0);
 			break;
 		}
 		close(fd);
