@@ -950,12 +950,16 @@ commit_work(void *arg)
 	struct stat st;
 	int rc;
 
-	if (j->mem)
+	if (j->mem) {
 		rc = fstat(j->fd, &st) == -1
 		    ? -1
 		    : journal_append(j->w->jw, &j->env, j->fd,
 		          (size_t)st.st_size, j->err, sizeof(j->err));
-	else
+		/* a record too big for the log (a huge envelope): own files */
+		if (rc == -1 && errno == EFBIG)
+			rc = spool_adopt(
+			    j->spool, &j->env, j->fd, j->err, sizeof(j->err));
+	} else
 		rc = spool_commit(
 		    j->spool, j->id, j->fd, &j->env, j->err, sizeof(j->err));
 	if (rc == 0) {

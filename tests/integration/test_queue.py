@@ -252,6 +252,33 @@ def test_retry_after_4xx_then_success(make_server):
 
 
 @needs_sink
+def test_huge_envelope_takes_its_own_files(make_server):
+    """An envelope too big for a commit log record (here 4000 recipients
+    of ~230 octets: over 1 MiB) is committed as msg/ + env/ files instead."""
+    with Sink() as sink:
+        inst = make_server(config=relay_config(sink.port) +
+                           [("server", "max_recipients", "6000"),
+                            ("policy", "recipients_per_day", "0"),
+                            ("policy", "messages_per_hour", "0")])
+        tok = token()
+        dom = ".".join(c * 50 for c in "xyz") + "." + REMOTE
+        rcpts = [f"{'r' * 58}{i:05d}@{dom}" for i in range(5000)]
+        c = inst.session("submission", user="alice@example.test")
+        try:
+            r = c.send_message("alice@example.test", rcpts,
+                               simple_message(tok, rcpt=rcpts[0]))
+            c.quit()
+        finally:
+            c.close()
+        assert_reply(r, 250)
+        got = sink.wait_for(1, timeout=60)
+        assert tok.encode() in got[0].data
+        assert wait_until(lambda: len(set(t for m in sink.messages
+                                          for t in m.rcpt_tos)) == 5000, timeout=60)
+        assert "journal" not in inst.log_text().replace("journal-damaged", "")
+
+
+@needs_sink
 def test_bounce_after_5xx_reaches_the_sender(make_server):
     with Sink(reject={f"nobody@{REMOTE}"}) as sink:
         inst = make_server(config=relay_config(sink.port))
