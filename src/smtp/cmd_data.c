@@ -20,6 +20,9 @@
 #include "smtp/headers.h"
 #include "smtp/session.h"
 
+/* RFC 5321 6.3 asks for a limit of at least 100 hops. */
+#define SMTP_MAX_HOPS 100
+
 static int
 write_all(int fd, const char *p, size_t n)
 {
@@ -298,6 +301,22 @@ smtp_data_feed(struct smtp_session *s, const char *p, size_t n)
 		return used;
 	}
 	smtp_enter_state(s, SMTP_STATE_HELO);
+	if (tx->hdr->nreceived > SMTP_MAX_HOPS) {
+		/* RFC 5321 6.3: a message that went round this often loops */
+		log_info("session=%s event=rejected id=%s reason=too-many-hops "
+		         "hops=%u",
+		    s->idstr, tx->id, tx->hdr->nreceived);
+		smtp_reply_error(s, 554, "5.4.6",
+		    "Error: too many hops (%u Received fields): mail loop?",
+		    tx->hdr->nreceived);
+		smtp_tx_free(s);
+		if (s->shutting_down && s->state != SMTP_STATE_CLOSING) {
+			smtp_reply(s, 421, "4.3.2", "%s Service shutting down",
+			    s->cfg->hostname);
+			smtp_session_close(s);
+		}
+		return used;
+	}
 	if (s->authenticated && s->ops->data_check != NULL) {
 		/* From:/Sender: ownership and the message count first */
 		s->auth_xid = (s->id << 16) | (++s->xid_seq & 0xffff);

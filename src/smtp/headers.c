@@ -459,6 +459,10 @@ field(struct hdr_scan *h, const char *name, size_t nlen, const char *v,
 	long got;
 	size_t i;
 
+	if (nlen == 8 && strncasecmp(name, "Received", 8) == 0) {
+		h->nreceived++;
+		return;
+	}
 	if (nlen == 4 && strncasecmp(name, "Date", 4) == 0) {
 		h->have |= HDR_HAVE_DATE;
 		return;

@@ -37,12 +37,13 @@ struct hdr_addr {
 struct hdr_scan {
 	struct buf head; /* the section as received */
 	enum hdr_state state;
-	size_t scanned;     /* header octets: complete lines looked at */
-	int need_blank;     /* ended by a non-field line: add CRLF */
-	int in_field;       /* a field started (continuations allowed) */
-	unsigned int have;  /* HDR_HAVE_* */
-	int bad;            /* a From:/Sender: that did not parse */
-	char bad_field[16]; /* "From" or "Sender" */
+	size_t scanned;         /* header octets: complete lines looked at */
+	int need_blank;         /* ended by a non-field line: add CRLF */
+	int in_field;           /* a field started (continuations allowed) */
+	unsigned int have;      /* HDR_HAVE_* */
+	unsigned int nreceived; /* Received: fields (hop count, RFC 5321 6.3) */
+	int bad;                /* a From:/Sender: that did not parse */
+	char bad_field[16];     /* "From" or "Sender" */
 	struct hdr_addr addrs[HDR_MAX_ADDRS];
 	size_t naddrs;
 };

@@ -114,6 +114,27 @@ def test_smuggling_never_splits_message(server, ending):
     assert len(paths) == 0, f"554 was replied but a message was delivered: {paths}"
 
 
+@pytest.mark.parametrize("hops,code", [(100, 250), (101, 554)], ids=["100-hops", "101-hops"])
+def test_mail_loop_hop_count(server, hops, code):
+    """RFC 5321 6.3: a message with more than 100 Received fields is looping."""
+    tok = token()
+    received = "".join(f"Received: from hop{i}.example.net by hop{i + 1}.example.net; "
+                       f"Tue, 24 Nov 2026 10:00:00 +0000\r\n" for i in range(hops))
+    with server.session() as c:
+        assert_reply(c.mail(ALICE), 250)
+        assert_reply(c.rcpt(BOB), 250)
+        r = c.data(received + simple_message(tok))
+        if code == 554:
+            assert_reply(r, 554, "5.4.6")
+            assert_reply(c.cmd("NOOP"), 250, "2.0.0")
+        else:
+            assert_reply(r, 250)
+    if code == 554:
+        assert server.absent(tok) == []
+    else:
+        assert len(server.wait_for(tok, users=[BOB], timeout=20)) == 1
+
+
 @pytest.mark.parametrize("bare", ["\n", "\r"], ids=["bare-lf", "bare-cr"])
 def test_bare_line_end_in_body_rejected(server, bare):
     tok = token()
