@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "core/config.h"
+
 enum dlv_method {
 	DLV_MAILDIR, /* local: Maildir folders */
 	DLV_LMTP,    /* local: RFC 2033 to an LMTP server */
@@ -48,6 +50,9 @@ struct dlv_route {
 	char maildir_tmpl[4096]; /* maildir: path template */
 	char resolver[128];     /* mx: "127.0.0.1:5353"; "" = system resolver */
 	unsigned short mx_port; /* mx: 25, tests use another */
+	/* mx: our own listeners, for the RFC 5321 5.1 loop rule (NULL: none) */
+	const struct config_listener *self;
+	size_t nself;
 	unsigned int connect_timeout_ms;
 	unsigned int command_timeout_ms;
 };

@@ -7,11 +7,15 @@
  * defer. Opportunistic STARTTLS (unverified accepted, recorded as such).
  * The next address is tried on connection failure or any refusal before
  * MAIL (greeting, EHLO, TLS handshake).
- * Not done: skipping MX hosts that are this host (§5.1 loop rule), DANE,
- * MTA-STS, retrying plaintext after a failed TLS handshake.
+ * The §5.1 loop rule: an MX host that is this server (an address and port
+ * one of our listeners has, or any local address for a wildcard listener)
+ * and every host not preferred to it are dropped; none left is a loop
+ * (554 5.4.6).
+ * Not done: DANE, MTA-STS, retrying plaintext after a failed TLS handshake.
  */
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -403,6 +407,128 @@ resolve(struct dlv_job *job, const char *domain, struct mx_host *hosts)
 	    job, 550, "5.4.4", "no address for the mail hosts of %s", domain);
 }
 
+/* same_ip - a and b hold the same address (ports ignored). */
+static int
+same_ip(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return 0;
+	if (a->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)a)
+		           ->sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)(const void *)b)
+		        ->sin_addr.s_addr;
+	if (a->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)(const void *)a)
+		                   ->sin6_addr,
+		           &((const struct sockaddr_in6 *)(const void *)b)
+		                ->sin6_addr,
+		           sizeof(struct in6_addr)) == 0;
+	return 0;
+}
+
+static int
+is_wildcard(const struct sockaddr *sa)
+{
+	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+
+	if (sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)sa)
+		           ->sin_addr.s_addr == htonl(INADDR_ANY);
+	if (sa->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)(const void *)sa)
+		                   ->sin6_addr,
+		           &any6, sizeof(any6)) == 0;
+	return 0;
+}
+
+/* is_local - sa is an address of this machine (loopback or an interface's). */
+static int
+is_local(const struct sockaddr *sa)
+{
+	struct ifaddrs *ifs, *i;
+	int found = 0;
+
+	if (sa->sa_family == AF_INET &&
+	    (ntohl(((const struct sockaddr_in *)(const void *)sa)
+	               ->sin_addr.s_addr) >>
+	        24) == 127)
+		return 1;
+	if (sa->sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_LOOPBACK(
+	        &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr))
+		return 1;
+	if (getifaddrs(&ifs) == -1)
+		return 0;
+	for (i = ifs; i != NULL && !found; i = i->ifa_next)
+		if (i->ifa_addr != NULL && same_ip(i->ifa_addr, sa))
+			found = 1;
+	freeifaddrs(ifs);
+	return found;
+}
+
+static unsigned short
+port_of(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ntohs(
+		    ((const struct sockaddr_in *)(const void *)sa)->sin_port);
+	if (sa->sa_family == AF_INET6)
+		return ntohs(
+		    ((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+	return 0;
+}
+
+/* is_self - sa (with its port set) reaches one of our own listeners. */
+static int
+is_self(const struct dlv_route *rt, const struct sockaddr *sa)
+{
+	size_t i, j;
+
+	for (i = 0; i < rt->nself; i++)
+		for (j = 0; j < rt->self[i].naddrs; j++) {
+			const struct sockaddr *l =
+			    (const struct sockaddr *)&rt->self[i].addrs[j].ss;
+
+			if (port_of(l) != port_of(sa))
+				continue;
+			if (same_ip(l, sa) ||
+			    (is_wildcard(l) && l->sa_family == sa->sa_family &&
+			        is_local(sa)))
+				return 1;
+		}
+	return 0;
+}
+
+/*
+ * drop_self - RFC 5321 5.1: if one of the hosts is this server, keep only
+ * the hosts preferred to it (hosts are in preference order). The number
+ * left, which may be 0.
+ */
+static size_t
+drop_self(const struct dlv_route *rt, struct mx_host *hosts, size_t n,
+    unsigned short port, const char *id)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < hosts[i].naddrs; j++) {
+			size_t keep = 0;
+
+			set_port(&hosts[i].addrs[j], port);
+			if (!is_self(rt, (struct sockaddr *)&hosts[i].addrs[j]))
+				continue;
+			while (keep < i && hosts[keep].pref < hosts[i].pref)
+				keep++;
+			log_info(
+			    "deliver: id=%s mx=%s is this server: %zu of %zu "
+			    "MX hosts left",
+			    id != NULL ? id : "-", hosts[i].name, keep, n);
+			return keep;
+		}
+	return n;
+}
+
 int
 dlv_mx(struct dlv_job *job)
 {
@@ -438,6 +564,12 @@ dlv_mx(struct dlv_job *job)
 	if (nhosts <= 0) {
 		free(hosts);
 		return -1;
+	}
+	nhosts = (int)drop_self(rt, hosts, (size_t)nhosts, port, job->id);
+	if (nhosts == 0) {
+		free(hosts);
+		return all_fail(job, 554, "5.4.6",
+		    "mail for %s loops back to myself", domain);
 	}
 
 	dlv_opts(job, SMTPC_SMTP, &o);

@@ -69,6 +69,8 @@ queue_route(const struct config *cfg, const char *domain, struct dlv_route *out,
 	out->command_timeout_ms = cfg->relay_command_timeout_ms;
 	str_copy(out->resolver, cfg->resolver, sizeof(out->resolver));
 	out->mx_port = (unsigned short)cfg->mx_port;
+	out->self = cfg->listeners;
+	out->nself = cfg->nlisteners;
 	if (config_is_local_domain(cfg, domain)) {
 		if (cfg->local_discard) {
 			out->method = DLV_DISCARD;

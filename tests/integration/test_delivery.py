@@ -705,3 +705,48 @@ def test_e2e_lmtp_into_dovecot(postern, make_server, tmp_path):
         assert got and tok.encode() in got[0], inst.log_tail()
     finally:
         d.stop()
+
+
+def test_e2e_mx_loop_to_myself_bounces(postern, make_server):
+    """RFC 5321 5.1: the best MX of the domain is this server itself (same
+    address and port as our MX listener): 554 5.4.6 "loops back to myself",
+    a bounce to the sender, no connection to ourselves."""
+    _e2e_skip(postern)
+    from conftest import token
+    with DNSServer() as dns:
+        dns.mx("loop.example", [(10, "mx.loop.example")])
+        dns.a("mx.loop.example", "127.0.0.1")
+        inst = make_server(start=False)
+        inst.set("delivery", "relay", "mx")
+        inst.set("delivery", "resolver", dns.resolver)
+        inst.set("delivery", "mx_port", str(inst.ports["mx"]))
+        inst.start()
+        tok = token()
+        submit(inst, ["bob@loop.example"], tok)
+        dsn = inst.wait_for(tok, users=["alice@example.test"], timeout=60)
+    assert dsn, inst.log_tail()
+    text = dsn[0][2].decode(errors="replace")
+    assert "5.4.6" in text and "loops back to myself" in text, text
+    assert "is this server" in inst.log_text()
+
+
+def test_e2e_mx_backup_is_myself(postern, make_server):
+    """We are the less preferred MX: only the better one is tried."""
+    _e2e_skip(postern)
+    from conftest import token
+    with DNSServer() as dns:
+        inst = make_server(start=False)
+        port = inst.ports["mx"]
+        with Sink(host="127.0.0.2", port=port) as sink:
+            dns.mx("backup.example", [(20, "me.backup.example"),
+                                      (10, "primary.backup.example")])
+            dns.a("me.backup.example", "127.0.0.1")
+            dns.a("primary.backup.example", "127.0.0.2")
+            inst.set("delivery", "relay", "mx")
+            inst.set("delivery", "resolver", dns.resolver)
+            inst.set("delivery", "mx_port", str(port))
+            inst.start()
+            tok = token()
+            submit(inst, ["bob@backup.example"], tok)
+            msg = sink.wait_for(1, timeout=60)[0]
+    assert tok.encode() in msg.data
