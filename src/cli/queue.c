@@ -22,6 +22,7 @@
 #include "core/config.h"
 #include "core/str.h"
 #include "queue/envelope.h"
+#include "queue/journal.h"
 #include "queue/spool.h"
 
 #define SHOW_HEADERS_MAX (64 * 1024)
@@ -139,6 +140,49 @@ ctl_send(const struct config *c, const char *cmd, char *reply, size_t replylen)
 		return -1;
 	}
 	return 1;
+}
+
+/*
+ * drain_if_stopped - with the server stopped, messages still in the commit
+ * log (accepted just before a crash) move to msg/ + env/ first, so that
+ * every action here sees them; the server would do the same at start. 0, or
+ * -1 after a message (running: nothing to do, the queue service has them).
+ */
+static int
+drain_if_stopped(const struct config *c)
+{
+	struct sockaddr_un sun;
+	char path[PATH_MAX], err[512];
+	unsigned int moved = 0;
+	int fd, running;
+
+	if (snprintf(path, sizeof(path), "%s/log", c->spool) >=
+	        (int)sizeof(path) ||
+	    access(path, F_OK) == -1)
+		return 0; /* no log: nothing to move */
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/queue.sock",
+	        c->spool) >= (int)sizeof(sun.sun_path))
+		return 0; /* cannot tell: leave the log alone */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return 0;
+	running = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
+	    (errno != ENOENT && errno != ECONNREFUSED);
+	(void)close(fd);
+	if (running)
+		return 0;
+	if (journal_drain(c->spool, &moved, err, sizeof(err)) == -1) {
+		fprintf(stderr, "postern queue: commit log: %s\n", err);
+		return -1;
+	}
+	if (moved > 0)
+		fprintf(stderr,
+		    "postern queue: %u message%s moved from the commit log to "
+		    "the queue files\n",
+		    moved, moved == 1 ? "" : "s");
+	return 0;
 }
 
 static int
@@ -419,7 +463,9 @@ cli_queue(int argc, char **argv)
 		free(c);
 		return CLI_EXIT_USAGE;
 	}
-	if (strcmp(verb, "list") == 0)
+	if (drain_if_stopped(c) == -1)
+		rc = CLI_EXIT_RUNTIME;
+	else if (strcmp(verb, "list") == 0)
 		rc = cmd_list(c);
 	else if (strcmp(verb, "show") == 0)
 		rc = cmd_show(c, id);

@@ -53,6 +53,7 @@
 #include "core/log.h"
 #include "core/str.h"
 #include "queue/journal.h"
+#include "queue/spool.h"
 
 #define REC_MAGIC 0x31524a50u /* "PJR1" */
 #define REC_HDR   32u
@@ -1233,6 +1234,62 @@ size_t
 journal_reader_outstanding(const struct journal_reader *jr)
 {
 	return jr->outstanding;
+}
+
+/* adopted_before - env/<id> exists: an earlier adopt finished, only its retire was lost. */
+static int
+adopted_before(const char *spool, const char *id)
+{
+	char path[PATH_MAX];
+
+	return snprintf(path, sizeof(path), "%s/env/%s", spool, id) <
+	    (int)sizeof(path) &&
+	    access(path, F_OK) == 0;
+}
+
+int
+journal_drain(
+    const char *spool_dir, unsigned int *moved, char *err, size_t errlen)
+{
+	struct journal_reader *jr;
+	struct journal_flush *f;
+	struct journal_rec rec;
+	int rc = 0, r;
+
+	*moved = 0;
+	jr = journal_reader_new(spool_dir, err, errlen);
+	if (jr == NULL)
+		return -1;
+	while ((r = journal_reader_next(jr, &rec)) == 1) {
+		char aerr[256];
+		int ok = spool_adopt(spool_dir, &rec.env, rec.body_fd, aerr,
+		             sizeof(aerr)) == 0 ||
+		    (errno == EEXIST && adopted_before(spool_dir, rec.env.id));
+
+		if (ok &&
+		    journal_retire(rec.seg, rec.off, aerr, sizeof(aerr)) == -1)
+			ok = 0;
+		if (ok)
+			(*moved)++;
+		else if (rc == 0) {
+			jerr(err, errlen, "%s: %s", rec.env.id, aerr);
+			rc = -1;
+		}
+		journal_release(jr, rec.seg, ok);
+		(void)close(rec.body_fd);
+		env_free(&rec.env);
+	}
+	if (r == -1 && rc == 0) {
+		jerr(err, errlen, "journal: %s", strerror(ENOMEM));
+		rc = -1;
+	}
+	f = journal_flush_prepare(jr);
+	if (f != NULL && journal_flush_run(f) == -1 && rc == 0) {
+		jerr(err, errlen, "journal: flush: %s", strerror(errno));
+		rc = -1;
+	}
+	journal_reader_free(jr);
+	return rc;
 }
 
 void

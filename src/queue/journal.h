@@ -109,6 +109,15 @@ void journal_release(
 /* journal_reader_outstanding - records handed out and not yet released. */
 size_t journal_reader_outstanding(const struct journal_reader *jr);
 
+/*
+ * journal_drain - with the server stopped: move every record not retired
+ * to msg/ + env/ (spool_adopt) and retire it, so that tools that read the
+ * spool files see every queued message. The number moved in *moved; 0, or
+ * -1 with err set (what could be moved was).
+ */
+int journal_drain(
+    const char *spool_dir, unsigned int *moved, char *err, size_t errlen);
+
 /* journal_reader_free - close everything (segments stay on disk). */
 void journal_reader_free(struct journal_reader *jr);
 

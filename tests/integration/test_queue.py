@@ -485,3 +485,39 @@ def test_crash_loop_no_acknowledged_message_lost(make_server):
         # duplicates only in the window between the sink's 250 and the
         # envelope rewrite: at most what was in flight at each kill
         assert len(dups) <= kills * 20, dups
+
+
+def test_queue_cli_sees_the_commit_log_after_a_crash(make_server):
+    """Accepted, not yet delivered (the next hop never answers), then the
+    whole server is killed: with the server stopped, `postern queue` moves
+    the messages still in the commit log to the queue files and shows them;
+    the restarted server delivers nothing twice and loses nothing."""
+    import socket
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(16)                     # accepts the TCP handshake, never talks
+    try:
+        inst = make_server(config=relay_config(hole.getsockname()[1]))
+        toks, ids = [token(), token()], []
+        for tok in toks:
+            r = submit(inst, [f"carol@{REMOTE}"], tok)
+            assert_reply(r, 250)
+            ids.append(queue_id_of(r))
+        time.sleep(0.5)
+        assert queued_ids(inst) == [], "still in the commit log, not in env/"
+        kill_server(inst)
+        cp = queue_cli(inst, "list")
+        assert cp.returncode == 0, describe(cp)
+        assert "2 messages moved from the commit log" in cp.stderr, describe(cp)
+        for qid in ids:
+            assert qid in cp.stdout, describe(cp)
+        assert sorted(queued_ids(inst)) == sorted(ids)
+        cp = queue_cli(inst, "show", ids[0])
+        assert cp.returncode == 0 and "Subject: test" in cp.stdout, describe(cp)
+        cp = queue_cli(inst, "list")     # nothing left to move
+        assert "moved" not in cp.stderr, describe(cp)
+        hole.close()                     # the next attempts fail at once
+        inst.start()                     # and the fixture stops it cleanly
+        assert wait_until(lambda: "event=started messages=2" in inst.log_text())
+    finally:
+        hole.close()
