@@ -303,6 +303,8 @@ logdir_path(char *out, size_t outlen, const char *spool)
 	return snprintf(out, outlen, "%s/log", spool) < (int)outlen ? 0 : -1;
 }
 
+static int is_seg_name(const char *name, const char *suffix);
+
 /* ---------- writer ---------- */
 
 /*
@@ -347,11 +349,16 @@ spare_make(
 			saved = errno;
 			break;
 		}
-		for (off = 0; off < JOURNAL_SEG_MAX; off += sizeof(zeros))
-			if (pwrite_all(fd, zeros, sizeof(zeros), off) == -1)
-				break;
-		if (off < JOURNAL_SEG_MAX || fdatasync(fd) == -1 ||
-		    flock(fd, LOCK_EX) == -1) {
+		/* locked from the start: spare_sweep leaves it alone */
+		if (flock(fd, LOCK_EX) == -1)
+			off = 0;
+		else
+			for (off = 0; off < JOURNAL_SEG_MAX;
+			     off += sizeof(zeros))
+				if (pwrite_all(fd, zeros, sizeof(zeros), off) ==
+				    -1)
+					break;
+		if (off < JOURNAL_SEG_MAX || fdatasync(fd) == -1) {
 			saved = errno;
 			(void)close(fd);
 			(void)unlink(path);
@@ -413,6 +420,41 @@ seg_publish(
 	return 0;
 }
 
+/*
+ * spare_sweep - delete the spares (tmp/NAME.s) of writers that died (a spare is
+ * locked by its writer for as long as it lives), so a restarted worker does
+ * not leave 4 MiB behind each time.
+ */
+static void
+spare_sweep(const char *spool)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	if (snprintf(dir, sizeof(dir), "%s/tmp", spool) >= (int)sizeof(dir) ||
+	    (d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		int fd;
+		struct stat st;
+
+		if (!is_seg_name(de->d_name, ".s") ||
+		    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
+		        (int)sizeof(path))
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd == -1)
+			continue;
+		/* a young one may be being made: not yet locked */
+		if (fstat(fd, &st) == 0 && st.st_mtime < time(NULL) - 60 &&
+		    flock(fd, LOCK_EX | LOCK_NB) == 0)
+			(void)unlink(path);
+		(void)close(fd);
+	}
+	(void)closedir(d);
+}
+
 /* spare_main - keep one spare segment ready (the writer's own thread). */
 static void *
 spare_main(void *arg)
@@ -420,6 +462,7 @@ spare_main(void *arg)
 	struct journal_writer *jw = arg;
 	struct gsync *g = &jw->gs;
 
+	spare_sweep(jw->spool);
 	pthread_mutex_lock(&g->mtx);
 	while (!jw->stopping) {
 		char path[PATH_MAX], err[256];

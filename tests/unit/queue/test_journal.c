@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "queue/envelope.h"
@@ -976,6 +978,46 @@ test_flush(void **state)
 	journal_reader_free(jr);
 }
 
+/*
+ * 10. Spares of dead writers (tmp/NAME.s, old and unlocked) are swept by a
+ * new writer; a locked one (a live writer's) and a young one stay.
+ */
+static void
+test_spare_sweep(void **state)
+{
+	static const char *const names[] = {
+	    "0000000000000001.s", "0000000000000002.s", "0000000000000003.s"};
+	struct timeval old[2] = {{1000000000, 0}, {1000000000, 0}};
+	struct journal_writer *jw;
+	char path[PATH_MAX];
+	int fds[3], i, tries;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/tmp/%s", root, names[i]);
+		fds[i] = open(path, O_RDWR | O_CREAT, 0600);
+		assert_true(fds[i] >= 0);
+		if (i < 2)
+			assert_int_equal(utimes(path, old), 0);
+	}
+	/* 0: old and dead (closed below); 1: old but locked; 2: young */
+	assert_int_equal(flock(fds[1], LOCK_EX), 0);
+	close(fds[0]);
+	close(fds[2]);
+	jw = journal_writer_new(root);
+	assert_non_null(jw);
+	snprintf(path, sizeof(path), "%s/tmp/%s", root, names[0]);
+	for (tries = 0; tries < 200 && access(path, F_OK) == 0; tries++)
+		usleep(10000);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/tmp/%s", root, names[1]);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/tmp/%s", root, names[2]);
+	assert_int_equal(access(path, F_OK), 0);
+	journal_writer_free(jw);
+	close(fds[1]);
+}
+
 int
 main(void)
 {
@@ -991,6 +1033,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_body_too_big, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_flush, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_spare_sweep, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
