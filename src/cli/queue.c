@@ -9,10 +9,12 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/time.h>
 #include <time.h>
@@ -140,6 +142,29 @@ ctl_send(const struct config *c, const char *cmd, char *reply, size_t replylen)
 		return -1;
 	}
 	return 1;
+}
+
+/*
+ * become_spool_owner - run as root: act as the spool's owner (the server's
+ * [server] user), so that the files written here (an envelope on hold, a
+ * message moved out of the commit log) stay readable by the server. 0 or -1.
+ */
+static int
+become_spool_owner(const struct config *c)
+{
+	struct stat sb;
+
+	if (geteuid() != 0 || stat(c->spool, &sb) == -1 || sb.st_uid == 0)
+		return 0;
+	if (setgroups(0, NULL) == -1 ||
+	    setresgid(sb.st_gid, sb.st_gid, sb.st_gid) == -1 ||
+	    setresuid(sb.st_uid, sb.st_uid, sb.st_uid) == -1) {
+		fprintf(stderr,
+		    "postern queue: cannot become the spool owner: %s\n",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -463,7 +488,7 @@ cli_queue(int argc, char **argv)
 		free(c);
 		return CLI_EXIT_USAGE;
 	}
-	if (drain_if_stopped(c) == -1)
+	if (become_spool_owner(c) == -1 || drain_if_stopped(c) == -1)
 		rc = CLI_EXIT_RUNTIME;
 	else if (strcmp(verb, "list") == 0)
 		rc = cmd_list(c);
