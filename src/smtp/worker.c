@@ -98,6 +98,7 @@ struct worker {
 	struct buf frame;
 	char spool_tmp[PATH_MAX];
 	struct journal_writer *jw; /* small messages' commit log */
+	unsigned int nmem;         /* bodies held in memory (body_mem) */
 	uint64_t msg_seq;
 	unsigned long stale_replies;
 };
@@ -857,6 +858,23 @@ new_queue_id(struct worker *w, char *id, size_t idlen)
 }
 
 /*
+ * At most BODY_MEM_MAX bodies of a worker are in memory at once (each up to
+ * JOURNAL_BODY_MAX: 64 MiB), so that many slow clients in DATA cannot make
+ * it hold more; past that, bodies go to tmp/ files from the start.
+ */
+#define BODY_MEM_MAX 256
+
+/* body_mem_release - c's body no longer counts as held in memory. */
+static void
+body_mem_release(struct conn *c)
+{
+	if (c->body_mem) {
+		c->body_mem = 0;
+		c->w->nmem--;
+	}
+}
+
+/*
  * op_body_open - the body goes to memory first (a memfd: no file to create
  * and delete per message, and the journal commits it); body_spill moves a
  * body that outgrows JOURNAL_BODY_MAX to a tmp/ file.
@@ -869,12 +887,13 @@ op_body_open(void *arg, char *id, size_t idlen)
 	char path[PATH_MAX];
 	int fd, tries;
 
-	c->body_mem = 0;
-	if (w->jw != NULL && c->s.tx != NULL) {
+	body_mem_release(c); /* a message refused before its commit */
+	if (w->jw != NULL && c->s.tx != NULL && w->nmem < BODY_MEM_MAX) {
 		fd = memfd_create("postern-body", MFD_CLOEXEC);
 		if (fd >= 0) {
 			new_queue_id(w, id, idlen);
 			c->body_mem = 1;
+			w->nmem++;
 			c->s.tx->body_spill_at = JOURNAL_BODY_MAX;
 			return fd;
 		}
@@ -934,7 +953,7 @@ op_body_spill(void *arg, struct smtp_tx *tx)
 		goto fail;
 	}
 	(void)close(fd);
-	c->body_mem = 0;
+	body_mem_release(c);
 	return 0;
 fail:
 	(void)close(fd);
@@ -1008,6 +1027,8 @@ commit_done(void *arg)
 	struct commit_job *j = arg;
 	struct conn *c = conn_find(j->w, j->sid);
 
+	if (c != NULL)
+		body_mem_release(c); /* before the next message's body_open */
 	if (c != NULL && smtp_session_commit_done(&c->s, j->result, j->err))
 		conn_process_input(c);
 	else if (c == NULL && j->result == SMTP_COMMIT_OK)
@@ -1343,6 +1364,7 @@ conn_free(struct conn *c)
 	if (c->dead)
 		return;
 	c->dead = 1;
+	body_mem_release(c);
 	if (c->s.tx != NULL && c->s.tx->body_fd >= 0 &&
 	    c->s.wait != SMTP_WAIT_COMMIT) {
 		/* Never acknowledged: nothing to keep. */
