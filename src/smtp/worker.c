@@ -120,6 +120,7 @@ struct conn {
 	uint64_t watch_xid; /* answer_sweep_cb's view */
 	unsigned int watch_ticks;
 	int body_mem;        /* the message body is in a memfd (journal) */
+	int memfd;           /* that memfd, kept for the session's next one */
 	struct event *defer; /* deferred free / TLS switch */
 	struct event *delay;
 	struct smtp_session s;
@@ -889,7 +890,18 @@ op_body_open(void *arg, char *id, size_t idlen)
 
 	body_mem_release(c); /* a message refused before its commit */
 	if (w->jw != NULL && c->s.tx != NULL && w->nmem < BODY_MEM_MAX) {
-		fd = memfd_create("postern-body", MFD_CLOEXEC);
+		/*
+		 * One memfd per session, emptied for each message: making and
+		 * tearing down a shmem inode per message showed in profiles.
+		 * No commit of this session still reads it: the next body
+		 * opens only after the last commit answered.
+		 */
+		if (c->memfd == -1)
+			c->memfd = memfd_create("postern-body", MFD_CLOEXEC);
+		fd = -1;
+		if (c->memfd >= 0 && ftruncate(c->memfd, 0) == 0 &&
+		    lseek(c->memfd, 0, SEEK_SET) == 0)
+			fd = dup(c->memfd);
 		if (fd >= 0) {
 			new_queue_id(w, id, idlen);
 			c->body_mem = 1;
@@ -954,6 +966,10 @@ op_body_spill(void *arg, struct smtp_tx *tx)
 	}
 	(void)close(fd);
 	body_mem_release(c);
+	if (c->memfd >= 0 && ftruncate(c->memfd, 0) == -1) {
+		(void)close(c->memfd); /* give the memory back */
+		c->memfd = -1;
+	}
 	return 0;
 fail:
 	(void)close(fd);
@@ -1027,8 +1043,13 @@ commit_done(void *arg)
 	struct commit_job *j = arg;
 	struct conn *c = conn_find(j->w, j->sid);
 
-	if (c != NULL)
+	if (c != NULL) {
 		body_mem_release(c); /* before the next message's body_open */
+		if (c->memfd >= 0 && ftruncate(c->memfd, 0) == -1) {
+			(void)close(c->memfd); /* a new one next time */
+			c->memfd = -1;
+		}
+	}
 	if (c != NULL && smtp_session_commit_done(&c->s, j->result, j->err))
 		conn_process_input(c);
 	else if (c == NULL && j->result == SMTP_COMMIT_OK)
@@ -1365,6 +1386,9 @@ conn_free(struct conn *c)
 		return;
 	c->dead = 1;
 	body_mem_release(c);
+	if (c->memfd >= 0)
+		(void)close(c->memfd);
+	c->memfd = -1;
 	if (c->s.tx != NULL && c->s.tx->body_fd >= 0 &&
 	    c->s.wait != SMTP_WAIT_COMMIT) {
 		/* Never acknowledged: nothing to keep. */
@@ -1450,6 +1474,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		refuse(fd, "421 4.3.2 Out of resources\r\n");
 		return;
 	}
+	c->memfd = -1;
 	memcpy(&c->peer, sa,
 	    (size_t)salen < sizeof(c->peer) ? (size_t)salen : sizeof(c->peer));
 	peer_text(&c->peer, addr, sizeof(addr), port, sizeof(port));
