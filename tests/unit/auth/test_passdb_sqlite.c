@@ -341,7 +341,8 @@ test_upgrade(void **state)
 		auth_cache_flush(db->cache);
 	verify(f, db, "alice@example.org", "pencil", "192.0.2.1", 1, &r);
 	assert_int_equal(r.status, PASSDB_OK);
-	for (i = 0; i < 50 && db->nupgrades == 0; i++)
+	/* argon2id + SCRAM under ASan on a loaded machine: up to 30 s */
+	for (i = 0; i < 300 && db->nupgrades == 0; i++)
 		settle(f, 100);
 	assert_int_equal(db->nupgrades, 1);
 	h = sqlite_users_open(f->path, 0, err, sizeof(err));
@@ -391,7 +392,7 @@ test_timeout(void **state)
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	assert_int_equal(r.status, PASSDB_TEMPFAIL);
-	assert_true(ms >= 250 && ms < 3000);
+	assert_true(ms >= 250 && ms < 10000);
 	assert_int_equal(db->ntimeouts, 1);
 	assert_int_equal(
 	    sqlite3_exec(lock, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
