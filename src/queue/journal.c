@@ -105,7 +105,8 @@ struct journal_writer {
 	pthread_cond_t spare_cond;
 	int spare_fd; /* -1 = none ready */
 	char spare_path[PATH_MAX];
-	uint64_t last_name; /* of the last segment started */
+	uint64_t last_name;   /* of the last segment started */
+	time_t nospace_until; /* no room for a segment: refuse until then */
 	int stopping;
 };
 
@@ -463,6 +464,8 @@ spare_main(void *arg)
 	struct gsync *g = &jw->gs;
 
 	spare_sweep(jw->spool);
+	unsigned int backoff = 1;
+
 	pthread_mutex_lock(&g->mtx);
 	while (!jw->stopping) {
 		char path[PATH_MAX], err[256];
@@ -479,14 +482,18 @@ spare_main(void *arg)
 		if (fd == -1) {
 			struct timespec ts;
 
-			log_warn(
-			    "event=journal-spare-failed error=\"%s\"", err);
+			log_warn("event=journal-spare-failed error=\"%s\" "
+			         "retry_in=%us",
+			    err, backoff);
 			(void)clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
+			ts.tv_sec += (time_t)backoff;
+			if (backoff < 60)
+				backoff *= 2;
 			(void)pthread_cond_timedwait(
 			    &jw->spare_cond, &g->mtx, &ts);
 			continue;
 		}
+		backoff = 1;
 		if (jw->stopping || jw->spare_fd != -1) {
 			(void)close(fd);
 			(void)unlink(path);
@@ -547,10 +554,18 @@ writer_rotate(struct journal_writer *jw, char *err, size_t errlen)
 		(void)str_copy(path, jw->spare_path, sizeof(path));
 		jw->spare_fd = -1;
 		pthread_cond_signal(&jw->spare_cond); /* the next one */
+	} else if (time(NULL) < jw->nospace_until) {
+		/* no room for a segment a moment ago: do not write 4 MiB again */
+		errno = ENOSPC;
+		jerr(err, errlen, "journal: %s", "no room for a new segment");
+		return -1;
 	} else {
 		fd = spare_make(jw->spool, path, sizeof(path), err, errlen);
-		if (fd == -1)
+		if (fd == -1) {
+			if (errno == ENOSPC || errno == EDQUOT)
+				jw->nospace_until = time(NULL) + 10;
 			return -1;
+		}
 	}
 	if (seg_publish(jw, path, err, errlen) == -1) {
 		(void)close(fd);

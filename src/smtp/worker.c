@@ -990,8 +990,13 @@ commit_work(void *arg)
 		    ? -1
 		    : journal_append(j->w->jw, &j->env, j->fd,
 		          (size_t)st.st_size, j->err, sizeof(j->err));
-		/* a record too big for the log (a huge envelope): own files */
-		if (rc == -1 && errno == EFBIG)
+		/*
+		 * A record too big for the log (a huge envelope), or no room
+		 * for a new 4 MiB segment (a small or full spool): own files,
+		 * which answer 452 if there is no room for them either.
+		 */
+		if (rc == -1 &&
+		    (errno == EFBIG || errno == ENOSPC || errno == EDQUOT))
 			rc = spool_adopt(
 			    j->spool, &j->env, j->fd, j->err, sizeof(j->err));
 	} else
