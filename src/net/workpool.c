@@ -90,6 +90,7 @@ wp_thread(void *arg)
 {
 	struct workpool *p = arg;
 	struct wp_job *j;
+	int was_empty;
 
 	for (;;) {
 		if (pthread_mutex_lock(&p->mtx) != 0)
@@ -110,9 +111,16 @@ wp_thread(void *arg)
 
 		if (pthread_mutex_lock(&p->mtx) != 0)
 			abort();
+		/*
+		 * The loop takes the whole done queue each time it wakes, so
+		 * only the job that finds it empty needs to wake it: a group
+		 * commit finishing 8 jobs at once costs one eventfd write.
+		 */
+		was_empty = p->done.head == NULL;
 		wp_push(&p->done, j);
 		(void)pthread_mutex_unlock(&p->mtx);
-		wp_notify(p);
+		if (was_empty)
+			wp_notify(p);
 	}
 }
 
