@@ -127,7 +127,11 @@ struct journal_seg {
 	int dir_synced; /* the .d's name is durable */
 };
 
+#define SPARE_BODIES 64
+
 struct journal_reader {
+	int bodies[SPARE_BODIES]; /* emptied memfds for the next records */
+	size_t nbodies;
 	char spool[PATH_MAX];
 	char logdir[PATH_MAX];
 	int ino;
@@ -1063,11 +1067,12 @@ seg_resync(struct journal_seg *seg, uint64_t size)
 	return size;
 }
 
-/* rec_body_fd - a memfd holding body[0..n); fd or -1. */
+/* rec_body_fd - a memfd holding body[0..n) (a used one if there is); fd or -1. */
 static int
-rec_body_fd(const unsigned char *body, size_t n)
+rec_body_fd(struct journal_reader *jr, const unsigned char *body, size_t n)
 {
-	int fd = memfd_create("postern-body", MFD_CLOEXEC);
+	int fd = jr->nbodies > 0 ? jr->bodies[--jr->nbodies]
+	                         : memfd_create("postern-body", MFD_CLOEXEC);
 
 	if (fd == -1)
 		return -1;
@@ -1158,7 +1163,7 @@ seg_next(
 			continue;
 		}
 		rec->body_fd =
-		    rec_body_fd(buf + REC_HDR + h.env_len, h.body_len);
+		    rec_body_fd(jr, buf + REC_HDR + h.env_len, h.body_len);
 		free(buf);
 		if (rec->body_fd == -1) {
 			env_free(&rec->env);
@@ -1277,6 +1282,18 @@ journal_flush_run(struct journal_flush *f)
 }
 
 void
+journal_body_put(struct journal_reader *jr, int fd)
+{
+	if (fd < 0)
+		return;
+	/* emptied, ready for another body: a new memfd per message costs */
+	if (jr->nbodies < SPARE_BODIES && ftruncate(fd, 0) == 0)
+		jr->bodies[jr->nbodies++] = fd;
+	else
+		(void)close(fd);
+}
+
+void
 journal_release(struct journal_reader *jr, struct journal_seg *seg, int retired)
 {
 	if (seg->outstanding > 0)
@@ -1334,7 +1351,7 @@ journal_drain(
 			rc = -1;
 		}
 		journal_release(jr, rec.seg, ok);
-		(void)close(rec.body_fd);
+		journal_body_put(jr, rec.body_fd);
 		env_free(&rec.env);
 	}
 	if (r == -1 && rc == 0) {
@@ -1361,6 +1378,8 @@ journal_reader_free(struct journal_reader *jr)
 		next = seg->next;
 		seg_free(seg);
 	}
+	while (jr->nbodies > 0)
+		(void)close(jr->bodies[--jr->nbodies]);
 	if (jr->ino != -1)
 		(void)close(jr->ino);
 	if (jr->logfd != -1)

@@ -106,6 +106,12 @@ int journal_flush_run(struct journal_flush *f);
 void journal_release(
     struct journal_reader *jr, struct journal_seg *seg, int retired);
 
+/*
+ * journal_body_put - give back a record's body_fd once nothing reads it any
+ * more (instead of close): the reader empties it and uses it again.
+ */
+void journal_body_put(struct journal_reader *jr, int fd);
+
 /* journal_reader_outstanding - records handed out and not yet released. */
 size_t journal_reader_outstanding(const struct journal_reader *jr);
 

@@ -149,14 +149,15 @@ intake_one(struct qsvc *svc, struct journal_rec *rec)
 
 	if (m != NULL && same_message(&m->env, &rec->env)) {
 		/* after a crash: already in msg/ + env/, only retire */
-		int ok = journal_retire(rec->seg, rec->off, err, sizeof(err));
+		int ok =
+		    journal_retire(rec->seg, rec->off, err, sizeof(err)) == 0;
 
 		if (!ok)
 			log_err(
 			    "id=%s event=journal-retire-failed error=\"%s\"",
 			    rec->env.id, err);
-		journal_release(svc->jr, rec->seg, ok == 0);
-		(void)close(rec->body_fd);
+		journal_release(svc->jr, rec->seg, ok);
+		journal_body_put(svc->jr, rec->body_fd);
 		env_free(&rec->env);
 		return;
 	}
@@ -176,7 +177,7 @@ intake_one(struct qsvc *svc, struct journal_rec *rec)
 		log_err(
 		    "id=%s event=queue-error error=out-of-memory", rec->env.id);
 		journal_release(svc->jr, rec->seg, 0);
-		(void)close(rec->body_fd);
+		journal_body_put(svc->jr, rec->body_fd);
 		env_free(&rec->env);
 		return;
 	}
@@ -214,8 +215,8 @@ journal_leave(struct qsvc *svc, struct qmsg *m, int retired)
 		return;
 	journal_release(svc->jr, m->jseg, retired);
 	m->jseg = NULL;
-	if (m->body_fd >= 0)
-		(void)close(m->body_fd);
+	/* no attempt reads it now: attempts close their copy before done */
+	journal_body_put(svc->jr, m->body_fd);
 	m->body_fd = -1;
 }
 
