@@ -210,6 +210,18 @@ drain_if_stopped(const struct config *c)
 	return 0;
 }
 
+/* log_note - the commit log's share, which the list below does not show. */
+static void
+log_note(const struct config *c)
+{
+	unsigned long n = 0;
+
+	if (journal_pending(c->spool, &n) == 0 && n > 0)
+		printf("%lu message%s in the commit log, not attempted yet "
+		       "(not listed)\n",
+		    n, n == 1 ? "" : "s");
+}
+
 static int
 cmd_list(const struct config *c)
 {
@@ -217,6 +229,7 @@ cmd_list(const struct config *c)
 	size_t n, i, j, shown = 0;
 	long long now = (long long)time(NULL);
 
+	log_note(c);
 	if (spool_list(c->spool, &ids, &n) == -1) {
 		if (errno == ENOENT) {
 			printf("the queue is empty\n");

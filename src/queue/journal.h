@@ -124,6 +124,13 @@ size_t journal_reader_outstanding(const struct journal_reader *jr);
 int journal_drain(
     const char *spool_dir, unsigned int *moved, char *err, size_t errlen);
 
+/*
+ * journal_pending - how many records in <spool>/log are not retired yet
+ * (accepted messages the queue service has not finished with). Reads only;
+ * any process, server running or not. 0, or -1 with errno.
+ */
+int journal_pending(const char *spool_dir, unsigned long *count);
+
 /* journal_reader_free - close everything (segments stay on disk). */
 void journal_reader_free(struct journal_reader *jr);
 

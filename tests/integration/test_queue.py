@@ -505,6 +505,8 @@ def test_queue_cli_sees_the_commit_log_after_a_crash(make_server):
             ids.append(queue_id_of(r))
         time.sleep(0.5)
         assert queued_ids(inst) == [], "still in the commit log, not in env/"
+        cp = queue_cli(inst, "list")     # running: counted, not listed
+        assert "2 messages in the commit log" in cp.stdout, describe(cp)
         kill_server(inst)
         cp = queue_cli(inst, "list")
         assert cp.returncode == 0, describe(cp)

@@ -419,10 +419,13 @@ test_retire_restart(void **state)
 {
 	struct journal_reader *jr;
 	struct journal_rec rec[NMSGS], r;
+	unsigned long pending;
 	size_t i;
 
 	(void)state;
 	journal_writer_free(write_msgs());
+	assert_int_equal(journal_pending(root, &pending), 0);
+	assert_int_equal(pending, NMSGS);
 	jr = reader();
 	for (i = 0; i < NMSGS; i++)
 		assert_int_equal(journal_reader_next(jr, &rec[i]), 1);
@@ -430,6 +433,9 @@ test_retire_restart(void **state)
 	/* retire the first and the third, keep the second */
 	retire(&rec[0]);
 	retire(&rec[2]);
+	/* what postern queue counts, read-only, while the server runs */
+	assert_int_equal(journal_pending(root, &pending), 0);
+	assert_int_equal(pending, NMSGS - 2);
 	journal_release(jr, rec[0].seg, 1);
 	journal_release(jr, rec[1].seg, 0);
 	journal_release(jr, rec[2].seg, 1);
