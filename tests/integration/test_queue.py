@@ -129,7 +129,9 @@ def test_commit_log_and_big_message_file(server):
     # tmp/ keeps only the workers' spare log segments (zero-filled, *.s)
     assert wait_until(lambda: not [p for p in (spool(server) / "tmp").iterdir()
                                    if p.suffix != ".s"])
-    assert not list((spool(server) / "msg").iterdir())
+    # the big message's files go once its delivery is recorded
+    assert wait_until(lambda: not list((spool(server) / "msg").iterdir())), \
+        list((spool(server) / "msg").iterdir())
 
 
 def test_queue_help(run_postern):
