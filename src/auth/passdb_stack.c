@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -525,10 +526,18 @@ struct upgrade {
 	char hash[STORED_MAX];
 	char scram[STORED_MAX];
 	int failed;
+	time_t done_at; /* 0 while in flight */
 };
 
+/*
+ * An upgrade stays listed UPGRADE_QUIET seconds after it ends: a login
+ * that verified against the old hash just before the new one was stored
+ * must not start another.
+ */
+#define UPGRADE_QUIET 10
+
 static void
-upgrade_free(struct upgrade *u)
+upgrade_unlink_free(struct upgrade *u)
 {
 	struct upgrade **pp;
 
@@ -540,6 +549,34 @@ upgrade_free(struct upgrade *u)
 	secret_free(u->password);
 	secret_wipe(u, sizeof(*u));
 	free(u);
+}
+
+/* upgrade_free - the upgrade ended: forget the password, keep the login listed a while. */
+static void
+upgrade_free(struct upgrade *u)
+{
+	secret_free(u->password);
+	u->password = NULL;
+	secret_wipe(u->hash, sizeof(u->hash));
+	secret_wipe(u->scram, sizeof(u->scram));
+	u->done_at = time(NULL);
+	if (u->done_at == 0)
+		u->done_at = 1;
+}
+
+/* upgrades_expire - drop the ended upgrades older than UPGRADE_QUIET (all with force). */
+static void
+upgrades_expire(struct passdb *db, int force)
+{
+	time_t now = time(NULL);
+	struct upgrade *u, *next;
+
+	for (u = db->upgrading; u != NULL; u = next) {
+		next = u->next;
+		if (u->done_at != 0 &&
+		    (force || now - u->done_at >= UPGRADE_QUIET))
+			upgrade_unlink_free(u);
+	}
 }
 
 static void
@@ -623,6 +660,7 @@ maybe_upgrade(struct vcall *v, const struct cred_result *r)
 	if (!want_scram && !want_hash)
 		return;
 	/* concurrent first logins of one user: one upgrade is enough */
+	upgrades_expire(db, 0);
 	for (u = db->upgrading; u != NULL; u = u->next)
 		if (strcmp(u->user, r->user != NULL ? r->user : v->user) == 0)
 			return;
@@ -941,4 +979,5 @@ passdb_stack_free(struct passdb *db)
 	db->cache = NULL;
 	free(db->watch);
 	db->watch = NULL;
+	upgrades_expire(db, 1); /* in-flight ones free themselves */
 }
