@@ -27,6 +27,7 @@ struct ac_entry {
 	enum passdb_status status;
 	unsigned int flags;
 	unsigned int rate_cap;
+	unsigned int rcpt_cap;
 	int tls_floor;
 	char *user;
 	char *scheme;
@@ -263,6 +264,7 @@ auth_cache_get(struct auth_cache *c,
 	out->networks = e->networks;
 	out->fixed_sender = e->fixed_sender;
 	out->rate_cap = e->rate_cap;
+	out->rcpt_cap = e->rcpt_cap;
 	out->tls_floor = e->tls_floor;
 	out->senders = (const char *const *)e->senders;
 	return 1;
@@ -316,6 +318,7 @@ auth_cache_put(struct auth_cache *c,
 	e->status = r->status;
 	e->flags = r->flags & ~(unsigned int)CRED_CACHED;
 	e->rate_cap = r->rate_cap;
+	e->rcpt_cap = r->rcpt_cap;
 	e->tls_floor = r->tls_floor;
 	e->user = dup_or_null(r->user, &fail);
 	e->scheme = dup_or_null(r->scheme, &fail);

@@ -605,7 +605,8 @@ decide_mail(struct guard_svc *g, const struct guard_svc_req *q,
 		return;
 	}
 	lim.messages = r->rate_cap > 0 ? r->rate_cap : g->rlc.messages_per_hour;
-	lim.recipients = g->rlc.recipients_per_day;
+	lim.recipients =
+	    r->rcpt_cap > 0 ? r->rcpt_cap : g->rlc.recipients_per_day;
 	v = rl_mail(g->rl, &g->rlc, &lim, q->login, now_s(), &budget, &newly);
 	if (newly)
 		contained(g, q, "hard-cap-messages");
@@ -708,7 +709,8 @@ decide_data(struct guard_svc *g, const struct guard_svc_req *q,
 		}
 	}
 	lim.messages = r->rate_cap > 0 ? r->rate_cap : g->rlc.messages_per_hour;
-	lim.recipients = g->rlc.recipients_per_day;
+	lim.recipients =
+	    r->rcpt_cap > 0 ? r->rcpt_cap : g->rlc.recipients_per_day;
 	if (q->credential[0] != '\0' && q->cred_rate_cap > 0) {
 		struct rl_config cc;
 		struct rl_limits cl = {q->cred_rate_cap, 0};

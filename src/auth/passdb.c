@@ -37,6 +37,7 @@ struct passdb_later {
 	char *networks;
 	char *fixed_sender;
 	unsigned int rate_cap;
+	unsigned int rcpt_cap;
 	int tls_floor;
 	char **senders;
 };
@@ -65,6 +66,7 @@ later_copy_extra(struct passdb_later *l, const struct cred_result *r)
 	size_t i, n = 0;
 
 	l->rate_cap = r->rate_cap;
+	l->rcpt_cap = r->rcpt_cap;
 	l->tls_floor = r->tls_floor;
 	if (r->credential != NULL &&
 	    (l->credential = strdup(r->credential)) == NULL)
@@ -107,6 +109,7 @@ later_fire(evutil_socket_t fd, short what, void *arg)
 	r.networks = l->networks;
 	r.fixed_sender = l->fixed_sender;
 	r.rate_cap = l->rate_cap;
+	r.rcpt_cap = l->rcpt_cap;
 	r.tls_floor = l->tls_floor;
 	r.senders = (const char *const *)l->senders;
 	l->cb(&r, l->arg);

@@ -49,6 +49,7 @@ struct cred_result {
 	const char
 	    *fixed_sender;     /* the only sender it may use; NULL = senders */
 	unsigned int rate_cap; /* messages per hour; 0 = the user's default */
+	unsigned int rcpt_cap; /* recipients per day; 0 = the default */
 	int tls_floor; /* relaxed TLS minimum granted (TLS1_VERSION...); 0 = none */
 	/* bearer-token answers (SASL_PENDING_TOKEN): the scope to name in the
 	 * RFC 7628 §3.2.2 failure status; NULL = none configured */

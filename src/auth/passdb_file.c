@@ -613,11 +613,12 @@ pf_lookup(struct passdb *db, const char *user, const char *scheme,
  * pf_senders - the sender policy in extra fields (policy/sender.h): every
  * "sender=ADDR" (aliases, "@domain" for a whole domain) and "sendas=ADDR"
  * (send-as grants), values may be comma-separated; "messages_per_hour=N"
- * as the login's own rate. Pointers into buf (size buflen).
+ * and "recipients_per_day=N" as the login's own limits. Pointers into buf
+ * (size buflen).
  */
 static void
 pf_senders(const char *extra, char *buf, size_t buflen, const char **out,
-    unsigned int *rate_r)
+    struct cred_result *r)
 {
 	char *tok, *save = NULL;
 	size_t n = 0;
@@ -635,7 +636,12 @@ pf_senders(const char *extra, char *buf, size_t buflen, const char **out,
 		*v++ = '\0';
 		if (str_ieq(tok, "messages_per_hour")) {
 			if (str_to_uint(v, 10000000, &rate) == 0)
-				*rate_r = (unsigned int)rate;
+				r->rate_cap = (unsigned int)rate;
+			continue;
+		}
+		if (str_ieq(tok, "recipients_per_day")) {
+			if (str_to_uint(v, 100000000, &rate) == 0)
+				r->rcpt_cap = (unsigned int)rate;
 			continue;
 		}
 		if (!str_ieq(tok, "sender") && !str_ieq(tok, "sendas"))
@@ -663,7 +669,7 @@ pf_exists(struct passdb *db, const char *user, passdb_cb *cb, void *arg)
 	r.status = u != NULL ? PASSDB_OK : PASSDB_NO_USER;
 	r.user = u != NULL ? u->user : user;
 	if (u != NULL) {
-		pf_senders(u->extra, sbuf, sizeof(sbuf), senders, &r.rate_cap);
+		pf_senders(u->extra, sbuf, sizeof(sbuf), senders, &r);
 		r.senders = senders;
 	}
 	if (passdb_reply_later(db, &r, cb, arg) < 0)

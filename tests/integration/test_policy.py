@@ -468,6 +468,27 @@ def test_recipient_limits(make_server):
     c.quit()
 
 
+def test_per_user_limits_from_the_passdb(make_server):
+    """passwd-file extra fields give a login its own limits, below the
+    server's: recipients_per_day=2 and messages_per_hour=3 for alice."""
+    inst = make_server(config=[("policy", "hard_cap_factor", "0")])
+    add_extra_fields(inst, ALICE, "recipients_per_day=2 messages_per_hour=3")
+    c = login(inst)
+    assert_reply(c.mail(ALICE), 250)
+    assert_reply(c.rcpt(BOB), 250)
+    assert_reply(c.rcpt(ALICE), 250)
+    assert_reply(c.data(simple_message(token())), 250)
+    r = c.mail(ALICE)                                              # alice's day
+    assert_reply(r, 452, "4.7.1")
+    assert "limit 2 per" in r.text, r.text
+    c.quit()
+    # bob keeps the server's limits
+    c = login(inst, BOB)
+    assert_reply(c.send_message(BOB, [BOB, ALICE, "postmaster@example.test"],
+                                simple_message(token(), sender=BOB)), 250)
+    c.quit()
+
+
 def test_hard_cap_holds_mail_and_notifies(make_server):
     inst = make_server(config=[("policy", "messages_per_hour", "2"),
                                ("policy", "hard_cap_factor", "2")])
