@@ -19,6 +19,7 @@
 
 #include "core/addr.h"
 #include "deliver/maildir.h"
+#include "testutil.h"
 
 struct path_case {
 	const char *tmpl;
@@ -104,35 +105,10 @@ setup(void **state)
 }
 
 static int
-rm_tree(const char *path)
-{
-	struct stat st;
-	DIR *d;
-	struct dirent *e;
-	char sub[PATH_MAX];
-
-	if (lstat(path, &st) == -1)
-		return -1;
-	if (!S_ISDIR(st.st_mode))
-		return unlink(path);
-	d = opendir(path);
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-		rm_tree(sub);
-	}
-	closedir(d);
-	return rmdir(path);
-}
-
-static int
 teardown(void **state)
 {
 	(void)state;
-	return rm_tree(tmproot);
+	return test_rm_tree(tmproot);
 }
 
 /* count_files - entries in dir besides . and ..; name gets the last one. */

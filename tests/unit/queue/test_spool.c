@@ -23,6 +23,7 @@
 
 #include "queue/envelope.h"
 #include "queue/spool.h"
+#include "testutil.h"
 
 static char root[128];
 
@@ -38,36 +39,12 @@ setup(void **state)
 	return spool_init(root, err, sizeof(err));
 }
 
-static void
-rm_tree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[PATH_MAX];
-	struct stat st;
-
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-			rm_tree(p);
-		else
-			unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 static int
 teardown(void **state)
 {
 	(void)state;
 	spool_test_crash_after(0);
-	rm_tree(root);
+	test_rm_tree(root);
 	return 0;
 }
 
