@@ -293,11 +293,7 @@ smtp_data_feed(struct smtp_session *s, const char *p, size_t n)
 			break;
 		}
 		smtp_tx_free(s);
-		if (s->shutting_down && s->state != SMTP_STATE_CLOSING) {
-			smtp_reply(s, 421, "4.3.2", "%s Service shutting down",
-			    s->cfg->hostname);
-			smtp_session_close(s);
-		}
+		(void)smtp_session_maybe_shutdown(s);
 		return used;
 	}
 	smtp_enter_state(s, SMTP_STATE_HELO);
@@ -310,11 +306,7 @@ smtp_data_feed(struct smtp_session *s, const char *p, size_t n)
 		    "Error: too many hops (%u Received fields): mail loop?",
 		    tx->hdr->nreceived);
 		smtp_tx_free(s);
-		if (s->shutting_down && s->state != SMTP_STATE_CLOSING) {
-			smtp_reply(s, 421, "4.3.2", "%s Service shutting down",
-			    s->cfg->hostname);
-			smtp_session_close(s);
-		}
+		(void)smtp_session_maybe_shutdown(s);
 		return used;
 	}
 	if (s->authenticated && s->ops->data_check != NULL) {

@@ -212,9 +212,8 @@ smtp_session_shutdown(struct smtp_session *s)
 	smtp_session_close(s);
 }
 
-/* maybe_shutdown - after a transaction ends, honour a pending shutdown. */
-static int
-maybe_shutdown(struct smtp_session *s)
+int
+smtp_session_maybe_shutdown(struct smtp_session *s)
 {
 	if (!s->shutting_down || s->state == SMTP_STATE_CLOSING)
 		return 0;
@@ -540,7 +539,7 @@ smtp_session_commit_done(
 	}
 	smtp_tx_free(s);
 	smtp_enter_state(s, SMTP_STATE_HELO);
-	if (maybe_shutdown(s))
+	if (smtp_session_maybe_shutdown(s))
 		return 0;
 	return can_read(s);
 }
@@ -557,5 +556,5 @@ smtp_cmd_rset(struct smtp_session *s, const char *args)
 	if (s->state != SMTP_STATE_CONNECTED)
 		smtp_enter_state(s, SMTP_STATE_HELO);
 	smtp_reply(s, 250, "2.0.0", "Ok");
-	maybe_shutdown(s);
+	smtp_session_maybe_shutdown(s);
 }

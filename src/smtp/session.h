@@ -243,6 +243,9 @@ void smtp_tx_free(struct smtp_session *s);
 /* smtp_session_close - queue a final reply already sent; stop reading; close. */
 void smtp_session_close(struct smtp_session *s);
 
+/* smtp_session_maybe_shutdown - after a transaction ends, honour a pending shutdown (421, close); 1 if it closed. */
+int smtp_session_maybe_shutdown(struct smtp_session *s);
+
 /* Commands (cmd_*.c): args is the text after the verb. */
 void smtp_cmd_helo(struct smtp_session *s, const char *args, int esmtp);
 void smtp_cmd_starttls(struct smtp_session *s, const char *args);
