@@ -2,6 +2,8 @@
  * str.c - small bounded string helpers (see str.h).
  * ASCII-only case handling: never depends on the locale.
  */
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,4 +202,18 @@ str_to_uint(const char *s, unsigned long long max, unsigned long long *out)
 	}
 	*out = v;
 	return 0;
+}
+
+void
+str_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		(void)vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	errno = saved;
 }

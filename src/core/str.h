@@ -37,4 +37,8 @@ int str_valid_utf8(const char *s, size_t len);
 /* str_to_uint - parse a decimal unsigned number in [0, max]; 0 ok, -1 on junk or overflow. */
 int str_to_uint(const char *s, unsigned long long max, unsigned long long *out);
 
+/* str_errf - format an error message into err[errlen] (nothing if err is NULL or errlen 0); errno is kept. */
+void str_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

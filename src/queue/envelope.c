@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,21 +28,6 @@
 #include "queue/envelope.h"
 
 #define ENV_MAGIC "postern-envelope"
-
-static void env_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-env_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 void
 env_init(struct envelope *e)
@@ -226,11 +210,11 @@ env_encode(
 	*out = NULL;
 	*len = 0;
 	if (!env_valid_id(e->id)) {
-		env_err(err, errlen, "invalid queue id");
+		str_errf(err, errlen, "invalid queue id");
 		return -1;
 	}
 	if (e->arrival < 0) {
-		env_err(err, errlen, "negative arrival time");
+		str_errf(err, errlen, "negative arrival time");
 		return -1;
 	}
 	buf_init(&b, ENV_FILE_MAX);
@@ -272,7 +256,7 @@ env_encode(
 	}
 	rc |= buf_append(&b, "end\n", 4);
 	if (rc != 0) {
-		env_err(err, errlen,
+		str_errf(err, errlen,
 		    "cannot encode the envelope (control character, bad "
 		    "number, or too large)");
 		buf_free(&b);
@@ -580,7 +564,7 @@ env_decode(
 
 	env_init(e);
 	if (len > ENV_FILE_MAX) {
-		env_err(err, errlen, "file too large");
+		str_errf(err, errlen, "file too large");
 		return -1;
 	}
 	while (pos < len) {
@@ -590,17 +574,18 @@ env_decode(
 		line++;
 		nl = memchr(s, '\n', len - pos);
 		if (nl == NULL) {
-			env_err(err, errlen, "line %d: no line end", line);
+			str_errf(err, errlen, "line %d: no line end", line);
 			goto fail;
 		}
 		n = (size_t)(nl - s);
 		pos += n + 1;
 		if (ended) {
-			env_err(err, errlen, "line %d: data after 'end'", line);
+			str_errf(
+			    err, errlen, "line %d: data after 'end'", line);
 			goto fail;
 		}
 		if (memchr(s, '\0', n) != NULL) {
-			env_err(err, errlen, "line %d: NUL byte", line);
+			str_errf(err, errlen, "line %d: NUL byte", line);
 			goto fail;
 		}
 		if (line == 1) {
@@ -610,12 +595,12 @@ env_decode(
 			    s[m] != ' ' ||
 			    get_number(s + m + 1, n - m - 1, 1000, &ver) ==
 			        -1) {
-				env_err(err, errlen,
+				str_errf(err, errlen,
 				    "line 1: not a postern envelope");
 				goto fail;
 			}
 			if (ver != ENV_VERSION) {
-				env_err(err, errlen,
+				str_errf(err, errlen,
 				    "line 1: unsupported version %llu", ver);
 				goto fail;
 			}
@@ -627,7 +612,7 @@ env_decode(
 		}
 		if (n > 4 && memcmp(s, "rcpt ", 5) == 0) {
 			if (parse_rcpt(e, s + 4, n - 4) == -1) {
-				env_err(err, errlen,
+				str_errf(err, errlen,
 				    "line %d: bad recipient line", line);
 				goto fail;
 			}
@@ -635,7 +620,7 @@ env_decode(
 		}
 		sp = memchr(s, ' ', n);
 		if (sp == NULL) {
-			env_err(
+			str_errf(
 			    err, errlen, "line %d: expected 'key value'", line);
 			goto fail;
 		}
@@ -645,36 +630,36 @@ env_decode(
 			    memcmp(env_keys[k], s, klen) == 0)
 				break;
 		if (k == NENV_KEYS) {
-			env_err(err, errlen, "line %d: unknown key", line);
+			str_errf(err, errlen, "line %d: unknown key", line);
 			goto fail;
 		}
 		if ((seen & (1u << k)) != 0) {
-			env_err(err, errlen, "line %d: repeated key %s", line,
+			str_errf(err, errlen, "line %d: repeated key %s", line,
 			    env_keys[k]);
 			goto fail;
 		}
 		seen |= 1u << k;
 		if (set_key(e, k, sp + 1, n - klen - 1) == -1) {
-			env_err(err, errlen, "line %d: bad value for %s", line,
+			str_errf(err, errlen, "line %d: bad value for %s", line,
 			    env_keys[k]);
 			goto fail;
 		}
 	}
 	if (line == 0) {
-		env_err(err, errlen, "empty file");
+		str_errf(err, errlen, "empty file");
 		goto fail;
 	}
 	if (!ended) {
-		env_err(err, errlen, "truncated: no 'end' line");
+		str_errf(err, errlen, "truncated: no 'end' line");
 		goto fail;
 	}
 	/* id, arrival and from are required */
 	if ((seen & 0x7u) != 0x7u) {
-		env_err(err, errlen, "missing id, arrival or from");
+		str_errf(err, errlen, "missing id, arrival or from");
 		goto fail;
 	}
 	if (e->nrcpts == 0) {
-		env_err(err, errlen, "no recipient");
+		str_errf(err, errlen, "no recipient");
 		goto fail;
 	}
 	return 0;
@@ -696,14 +681,14 @@ env_load_file(const char *path, struct envelope *e, char *err, size_t errlen)
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd == -1) {
 		saved = errno;
-		env_err(err, errlen, "open %s: %s", path, strerror(errno));
+		str_errf(err, errlen, "open %s: %s", path, strerror(errno));
 		errno = saved;
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
 	    st.st_size > (off_t)ENV_FILE_MAX) {
 		saved = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
-		env_err(
+		str_errf(
 		    err, errlen, "%s: not a regular file of sane size", path);
 		(void)close(fd);
 		errno = saved;
@@ -712,7 +697,7 @@ env_load_file(const char *path, struct envelope *e, char *err, size_t errlen)
 	data = malloc((size_t)st.st_size + 1);
 	if (data == NULL) {
 		(void)close(fd);
-		env_err(err, errlen, "out of memory");
+		str_errf(err, errlen, "out of memory");
 		errno = ENOMEM;
 		return -1;
 	}
@@ -723,7 +708,7 @@ env_load_file(const char *path, struct envelope *e, char *err, size_t errlen)
 			continue;
 		if (r <= 0) {
 			saved = r == 0 ? EIO : errno;
-			env_err(
+			str_errf(
 			    err, errlen, "read %s: %s", path, strerror(saved));
 			free(data);
 			(void)close(fd);

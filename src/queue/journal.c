@@ -39,7 +39,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,21 +141,6 @@ struct journal_reader {
 };
 
 /* ---------- helpers ---------- */
-
-static void jerr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-jerr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static size_t
 pad8(size_t n)
@@ -371,7 +355,7 @@ spare_make(
 		}
 		return fd;
 	}
-	jerr(err, errlen, "journal: new segment in %s/tmp: %s", spool,
+	str_errf(err, errlen, "journal: new segment in %s/tmp: %s", spool,
 	    strerror(saved != 0 ? saved : EEXIST));
 	errno = saved != 0 ? saved : EEXIST;
 	return -1;
@@ -399,13 +383,14 @@ seg_publish(
 	        (int)sizeof(dst)) {
 		(void)unlink(tmp);
 		errno = ENAMETOOLONG;
-		jerr(err, errlen, "journal: %s: %s", spool, strerror(errno));
+		str_errf(
+		    err, errlen, "journal: %s: %s", spool, strerror(errno));
 		return -1;
 	}
 	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dst, RENAME_NOREPLACE) == -1) {
 		saved = errno;
 		(void)unlink(tmp);
-		jerr(err, errlen, "journal: rename to %s: %s", dst,
+		str_errf(err, errlen, "journal: rename to %s: %s", dst,
 		    strerror(saved));
 		errno = saved;
 		return -1;
@@ -416,7 +401,7 @@ seg_publish(
 		if (dfd != -1)
 			(void)close(dfd);
 		(void)unlink(dst);
-		jerr(
+		str_errf(
 		    err, errlen, "journal: fsync %s: %s", dir, strerror(saved));
 		errno = saved;
 		return -1;
@@ -561,7 +546,8 @@ writer_rotate(struct journal_writer *jw, char *err, size_t errlen)
 	} else if (time(NULL) < jw->nospace_until) {
 		/* no room for a segment a moment ago: do not write 4 MiB again */
 		errno = ENOSPC;
-		jerr(err, errlen, "journal: %s", "no room for a new segment");
+		str_errf(
+		    err, errlen, "journal: %s", "no room for a new segment");
 		return -1;
 	} else {
 		fd = spare_make(jw->spool, path, sizeof(path), err, errlen);
@@ -598,7 +584,8 @@ journal_append(struct journal_writer *jw, const struct envelope *env,
 		err[0] = '\0';
 	if (body_len > JOURNAL_BODY_MAX) {
 		errno = EFBIG;
-		jerr(err, errlen, "journal: %s: %s", "body", strerror(errno));
+		str_errf(
+		    err, errlen, "journal: %s: %s", "body", strerror(errno));
 		return -1;
 	}
 	if (env_encode(env, &text, &tlen, err, errlen) == -1)
@@ -608,14 +595,14 @@ journal_append(struct journal_writer *jw, const struct envelope *env,
 	if (tlen == 0 || total > REC_MAX) {
 		free(text);
 		errno = EFBIG;
-		jerr(err, errlen, "journal: %s: %s", "envelope",
+		str_errf(err, errlen, "journal: %s: %s", "envelope",
 		    strerror(errno));
 		return -1;
 	}
 	buf = calloc(1, total);
 	if (buf == NULL) {
 		free(text);
-		jerr(
+		str_errf(
 		    err, errlen, "journal: %s: %s", "record", strerror(ENOMEM));
 		errno = ENOMEM;
 		return -1;
@@ -626,7 +613,7 @@ journal_append(struct journal_writer *jw, const struct envelope *env,
 	if (n < 0 || (size_t)n != body_len) {
 		saved = n < 0 ? errno : EIO;
 		free(buf);
-		jerr(err, errlen, "journal: read %s: %s", "body",
+		str_errf(err, errlen, "journal: read %s: %s", "body",
 		    strerror(saved));
 		errno = saved;
 		return -1;
@@ -654,7 +641,8 @@ journal_append(struct journal_writer *jw, const struct envelope *env,
 		jw->broken = 1;
 		pthread_mutex_unlock(&g->mtx);
 		free(buf);
-		jerr(err, errlen, "journal: %s: %s", "write", strerror(saved));
+		str_errf(
+		    err, errlen, "journal: %s: %s", "write", strerror(saved));
 		errno = saved;
 		return -1;
 	}
@@ -664,7 +652,7 @@ journal_append(struct journal_writer *jw, const struct envelope *env,
 	saved = errno;
 	if (rc == -1) {
 		jw->broken = 1;
-		jerr(err, errlen, "journal: %s: %s", "fdatasync",
+		str_errf(err, errlen, "journal: %s: %s", "fdatasync",
 		    strerror(saved));
 	}
 	pthread_mutex_unlock(&g->mtx);
@@ -896,7 +884,7 @@ journal_reader_new(const char *spool_dir, char *err, size_t errlen)
 	struct journal_reader *jr = calloc(1, sizeof(*jr));
 
 	if (jr == NULL) {
-		jerr(
+		str_errf(
 		    err, errlen, "journal: %s: %s", "reader", strerror(ENOMEM));
 		return NULL;
 	}
@@ -905,20 +893,20 @@ journal_reader_new(const char *spool_dir, char *err, size_t errlen)
 	if (str_copy(jr->spool, spool_dir, sizeof(jr->spool)) >=
 	        sizeof(jr->spool) ||
 	    logdir_path(jr->logdir, sizeof(jr->logdir), spool_dir) == -1) {
-		jerr(err, errlen, "journal: %s: %s", spool_dir,
+		str_errf(err, errlen, "journal: %s: %s", spool_dir,
 		    strerror(ENAMETOOLONG));
 		free(jr);
 		return NULL;
 	}
 	if (mkdir(jr->logdir, 0700) == -1 && errno != EEXIST) {
-		jerr(err, errlen, "journal: mkdir %s: %s", jr->logdir,
+		str_errf(err, errlen, "journal: mkdir %s: %s", jr->logdir,
 		    strerror(errno));
 		free(jr);
 		return NULL;
 	}
 	jr->logfd = open(jr->logdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (jr->logfd == -1) {
-		jerr(err, errlen, "journal: open %s: %s", jr->logdir,
+		str_errf(err, errlen, "journal: open %s: %s", jr->logdir,
 		    strerror(errno));
 		free(jr);
 		return NULL;
@@ -927,7 +915,7 @@ journal_reader_new(const char *spool_dir, char *err, size_t errlen)
 	if (jr->ino == -1 ||
 	    inotify_add_watch(jr->ino, jr->logdir,
 	        IN_MOVED_TO | IN_MODIFY | IN_CLOSE_WRITE) == -1) {
-		jerr(err, errlen, "journal: inotify %s: %s", jr->logdir,
+		str_errf(err, errlen, "journal: inotify %s: %s", jr->logdir,
 		    strerror(errno));
 		journal_reader_free(jr);
 		return NULL;
@@ -1212,7 +1200,7 @@ journal_retire(struct journal_seg *seg, uint64_t off, char *err, size_t errlen)
 			continue;
 		saved = w == -1 ? errno : ENOSPC;
 		pthread_mutex_unlock(&seg->rmtx);
-		jerr(err, errlen, "journal: write %s.d: %s", seg->name,
+		str_errf(err, errlen, "journal: write %s.d: %s", seg->name,
 		    strerror(saved));
 		errno = saved;
 		return -1;
@@ -1348,7 +1336,7 @@ journal_drain(
 		if (ok)
 			(*moved)++;
 		else if (rc == 0) {
-			jerr(err, errlen, "%s: %s", rec.env.id, aerr);
+			str_errf(err, errlen, "%s: %s", rec.env.id, aerr);
 			rc = -1;
 		}
 		journal_release(jr, rec.seg, ok);
@@ -1356,12 +1344,12 @@ journal_drain(
 		env_free(&rec.env);
 	}
 	if (r == -1 && rc == 0) {
-		jerr(err, errlen, "journal: %s", strerror(ENOMEM));
+		str_errf(err, errlen, "journal: %s", strerror(ENOMEM));
 		rc = -1;
 	}
 	f = journal_flush_prepare(jr);
 	if (f != NULL && journal_flush_run(f) == -1 && rc == 0) {
-		jerr(err, errlen, "journal: flush: %s", strerror(errno));
+		str_errf(err, errlen, "journal: flush: %s", strerror(errno));
 		rc = -1;
 	}
 	journal_reader_free(jr);

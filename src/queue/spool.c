@@ -27,7 +27,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,23 +57,6 @@ static pthread_mutex_t dirsync_table_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct dirsync dirsyncs[DIRSYNC_SLOTS];
 static int dirsync_ready;
 static int crash_after; /* test hook */
-
-static void spool_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-spool_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	int saved = errno;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		(void)vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	errno = saved;
-}
 
 void
 spool_test_crash_after(int step)
@@ -236,14 +218,14 @@ write_env_file(const char *path, const struct envelope *env, int fsync_it,
 	fd = open(
 	    path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd == -1) {
-		spool_err(err, errlen, "create %s: %s", path, strerror(errno));
+		str_errf(err, errlen, "create %s: %s", path, strerror(errno));
 		free(text);
 		return -1;
 	}
 	if (write_all(fd, text, len) == -1 ||
 	    (fsync_it && fdatasync(fd) == -1)) {
 		saved = errno;
-		spool_err(err, errlen, "write %s: %s", path, strerror(errno));
+		str_errf(err, errlen, "write %s: %s", path, strerror(errno));
 		(void)close(fd);
 		(void)unlink(path);
 		free(text);
@@ -253,7 +235,7 @@ write_env_file(const char *path, const struct envelope *env, int fsync_it,
 	free(text);
 	if (close(fd) == -1) {
 		saved = errno;
-		spool_err(err, errlen, "close %s: %s", path, strerror(errno));
+		str_errf(err, errlen, "close %s: %s", path, strerror(errno));
 		(void)unlink(path);
 		errno = saved;
 		return -1;
@@ -273,11 +255,11 @@ spool_init(const char *spool_dir, char *err, size_t errlen)
 		        subs[i][0] != '\0' ? "/" : "",
 		        subs[i]) >= (int)sizeof(path)) {
 			errno = ENAMETOOLONG;
-			spool_err(err, errlen, "spool path too long");
+			str_errf(err, errlen, "spool path too long");
 			return -1;
 		}
 		if (mkdir(path, 0700) == -1 && errno != EEXIST) {
-			spool_err(
+			str_errf(
 			    err, errlen, "mkdir %s: %s", path, strerror(errno));
 			return -1;
 		}
@@ -297,7 +279,7 @@ spool_commit(const char *spool_dir, const char *id, int msg_fd,
 		err[0] = '\0';
 	if (!env_valid_id(id) || strcmp(id, env->id) != 0) {
 		errno = EINVAL;
-		spool_err(err, errlen, "invalid queue id");
+		str_errf(err, errlen, "invalid queue id");
 		return -1;
 	}
 	if (path2(tmp_msg, sizeof(tmp_msg), spool_dir, "tmp", id, "") == -1 ||
@@ -307,7 +289,7 @@ spool_commit(const char *spool_dir, const char *id, int msg_fd,
 	    path2(envp, sizeof(envp), spool_dir, "env", id, "") == -1 ||
 	    path2(msgdir, sizeof(msgdir), spool_dir, "msg", "", "") == -1 ||
 	    path2(envdir, sizeof(envdir), spool_dir, "env", "", "") == -1) {
-		spool_err(err, errlen, "spool path too long");
+		str_errf(err, errlen, "spool path too long");
 		return -1;
 	}
 
@@ -318,35 +300,34 @@ spool_commit(const char *spool_dir, const char *id, int msg_fd,
 		goto crash;
 	/* 2: the message's data on disk before any name points at it */
 	if (fdatasync(msg_fd) == -1) {
-		spool_err(err, errlen, "fsync message: %s", strerror(errno));
+		str_errf(err, errlen, "fsync message: %s", strerror(errno));
 		goto fail_tmp;
 	}
 	if (crashed_at(++step))
 		goto crash;
 	/* 3, 4: the message under its final name, durably */
 	if (rename_noreplace(tmp_msg, msg) == -1) {
-		spool_err(
-		    err, errlen, "rename to %s: %s", msg, strerror(errno));
+		str_errf(err, errlen, "rename to %s: %s", msg, strerror(errno));
 		goto fail_tmp;
 	}
 	if (crashed_at(++step))
 		goto crash;
 	if (dir_sync(msgdir) == -1) {
-		spool_err(err, errlen, "fsync %s: %s", msgdir, strerror(errno));
+		str_errf(err, errlen, "fsync %s: %s", msgdir, strerror(errno));
 		goto fail_msg;
 	}
 	if (crashed_at(++step))
 		goto crash;
 	/* 5, 6: the envelope last: from here on the message is committed */
 	if (rename_noreplace(tmp_env, envp) == -1) {
-		spool_err(
+		str_errf(
 		    err, errlen, "rename to %s: %s", envp, strerror(errno));
 		goto fail_msg;
 	}
 	if (crashed_at(++step))
 		goto crash;
 	if (dir_sync(envdir) == -1) {
-		spool_err(err, errlen, "fsync %s: %s", envdir, strerror(errno));
+		str_errf(err, errlen, "fsync %s: %s", envdir, strerror(errno));
 		saved = errno;
 		/* Not provably durable, so not acknowledged: take it back. */
 		(void)unlink(envp);
@@ -367,7 +348,7 @@ fail_tmp:
 	return -1;
 crash:
 	errno = EINTR;
-	spool_err(err, errlen, "test crash after step %d", step);
+	str_errf(err, errlen, "test crash after step %d", step);
 	return -1;
 }
 
@@ -385,14 +366,14 @@ spool_adopt(const char *spool_dir, const struct envelope *env, int body_fd,
 	    path2(msg, sizeof(msg), spool_dir, "msg", env->id, "") == -1 ||
 	    path2(envp, sizeof(envp), spool_dir, "env", env->id, "") == -1) {
 		errno = EINVAL;
-		spool_err(err, errlen, "invalid queue id");
+		str_errf(err, errlen, "invalid queue id");
 		return -1;
 	}
 	for (tries = 0; tries < 2; tries++) {
 		(void)unlink(tmp); /* a leftover of an earlier try */
 		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd == -1) {
-			spool_err(
+			str_errf(
 			    err, errlen, "create %s: %s", tmp, strerror(errno));
 			return -1;
 		}
@@ -412,7 +393,7 @@ spool_adopt(const char *spool_dir, const struct envelope *env, int body_fd,
 			off += n;
 		}
 		if (rc == -1) {
-			spool_err(err, errlen, "copy to %s: %s", tmp,
+			str_errf(err, errlen, "copy to %s: %s", tmp,
 			    strerror(errno));
 			(void)close(fd);
 			(void)unlink(tmp);
@@ -456,27 +437,26 @@ spool_env_write(
 
 	if (!env_valid_id(env->id)) {
 		errno = EINVAL;
-		spool_err(err, errlen, "invalid queue id");
+		str_errf(err, errlen, "invalid queue id");
 		return -1;
 	}
 	if (path2(tmp, sizeof(tmp), spool_dir, "tmp", env->id, ".upd") == -1 ||
 	    path2(dst, sizeof(dst), spool_dir, "env", env->id, "") == -1 ||
 	    path2(dir, sizeof(dir), spool_dir, "env", "", "") == -1) {
-		spool_err(err, errlen, "spool path too long");
+		str_errf(err, errlen, "spool path too long");
 		return -1;
 	}
 	if (write_env_file(tmp, env, 1, err, errlen) == -1)
 		return -1;
 	if (rename(tmp, dst) == -1) {
 		saved = errno;
-		spool_err(
-		    err, errlen, "rename to %s: %s", dst, strerror(errno));
+		str_errf(err, errlen, "rename to %s: %s", dst, strerror(errno));
 		(void)unlink(tmp);
 		errno = saved;
 		return -1;
 	}
 	if (dir_sync(dir) == -1) {
-		spool_err(err, errlen, "fsync %s: %s", dir, strerror(errno));
+		str_errf(err, errlen, "fsync %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -491,11 +471,11 @@ spool_env_load(const char *spool_dir, const char *id, struct envelope *env,
 	env_init(env);
 	if (!env_valid_id(id)) {
 		errno = EINVAL;
-		spool_err(err, errlen, "invalid queue id");
+		str_errf(err, errlen, "invalid queue id");
 		return -1;
 	}
 	if (path2(path, sizeof(path), spool_dir, "env", id, "") == -1) {
-		spool_err(err, errlen, "spool path too long");
+		str_errf(err, errlen, "spool path too long");
 		return -1;
 	}
 	if (env_load_file(path, env, err, errlen) == -1)
@@ -504,7 +484,7 @@ spool_env_load(const char *spool_dir, const char *id, struct envelope *env,
 		env_free(env);
 		env_init(env);
 		errno = EINVAL;
-		spool_err(
+		str_errf(
 		    err, errlen, "%s: id does not match the file name", path);
 		return -1;
 	}
